@@ -1,0 +1,1 @@
+"""Code generation backends (installed as vaqf_compiler.backends)."""

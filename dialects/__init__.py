@@ -1,0 +1,1 @@
+"""IR dialects (installed as vaqf_compiler.dialects)."""

@@ -1,0 +1,1 @@
+"""Compiler passes (installed as vaqf_compiler.passes)."""
