@@ -9,11 +9,10 @@ the shape the IR declares, so a stale or foreign sidecar never runs silently.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -21,6 +20,7 @@ from xdsl.ir import Operation
 
 from vaqf_compiler.dialects.vit import WEIGHTS_ATTR, WEIGHTS_SHA256_ATTR, ParamAttr, VitOp
 from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.fsutil import write_atomically
 from vaqf_compiler.ir import describe
 
 Params = dict[str, np.ndarray]
@@ -44,20 +44,15 @@ def file_sha256(path: Path) -> str:
 
 def save_params(path: Path, params: Mapping[str, np.ndarray]) -> str:
     """Write the sidecar atomically and deterministically; returns its sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
+    def write(f: IO[bytes]) -> None:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
             for key in sorted(params):
                 # Fixed timestamp and sorted names: the same weights give the same bytes.
                 info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
                 with zf.open(info, "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.ascontiguousarray(params[key], dtype=np.float32))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+
+    write_atomically(Path(path), write)
     return file_sha256(path)
 
 

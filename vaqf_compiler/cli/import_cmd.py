@@ -1,0 +1,67 @@
+"""`vaqf import`: a traced ViT (`.pt2` or built-in) to `vit` IR plus its weights sidecar."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.fsutil import write_text_atomically
+from vaqf_compiler.frontend.load import builtin_program, load_program
+from vaqf_compiler.frontend.torch_import import import_program
+from vaqf_compiler.ir import print_ir
+from vaqf_compiler.models.deit import BUILTIN_CONFIGS
+from vaqf_compiler.params import attach_sidecar, save_params
+from vaqf_compiler.summary import summarize
+
+EXAMPLE = """\
+examples:
+  vaqf import --builtin deit-tiny -o deit_tiny.mlir     # writes deit_tiny.mlir + deit_tiny.npz
+  vaqf import model.pt2 -o model.mlir                   # a program saved with torch.export.save
+
+The .pt2 must take one image [1, C, H, W] (batch of one, static shapes) and
+return the logits. HuggingFace DeiT/ViT programs need `transformers` installed.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import",
+        help="import a traced ViT into vit IR (.mlir + .npz weights)",
+        description="Import a torch.export-ed Vision Transformer into the vit dialect. "
+        "Weights go to a .npz sidecar beside the IR, named after it.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("model", nargs="?", type=Path, help="a .pt2 file saved with torch.export.save")
+    src.add_argument("--builtin", choices=sorted(BUILTIN_CONFIGS), help="a built-in DeiT with seeded random weights")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .mlir to write (the .npz goes beside it)")
+    p.add_argument("--seed", type=int, default=0, help="weight seed of a built-in model (default 0)")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not print the IR summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out: Path = args.output
+    if out.suffix != ".mlir":
+        raise VaqfError(f"the output must be a .mlir file, got {out}")
+    start = time.perf_counter()
+    program = builtin_program(args.builtin, args.seed) if args.builtin else load_program(args.model)
+    traced = time.perf_counter()
+    model = import_program(program)
+    model.module.verify()
+    imported = time.perf_counter()
+    sidecar = out.with_suffix(".npz")
+    attach_sidecar(model.module, sidecar.name, save_params(sidecar, model.params))
+    write_text_atomically(out, print_ir(model.module))
+    done = time.perf_counter()
+    if not args.quiet:
+        print(summarize(model.module))
+    print(
+        f"wrote {out} ({out.stat().st_size / 1024:.1f} KiB) and {sidecar.name} "
+        f"({sidecar.stat().st_size / 2**20:.1f} MiB) in {done - start:.2f} s "
+        f"(trace {traced - start:.2f} s, import {imported - traced:.2f} s, write {done - imported:.2f} s)"
+    )
+    return 0

@@ -1,0 +1,623 @@
+"""Import a `torch.export` ExportedProgram of a ViT into the `vit` dialect.
+
+The ViT structure is recognised from the aten graph, not from module names:
+each aten op is handled by what it computes (`linear`, `layer_norm`,
+`scaled_dot_product_attention` or `matmul`/`softmax`, `conv2d`, `cat`, …),
+and view ops are tracked symbolically (`layout.View`) until a consumer needs
+the data in a particular arrangement. Everything that does not depend on the
+image (parameters, masks built from `arange`, …) is evaluated with torch
+while importing ("constant folding"): parameters keep their names, derived
+constants are named after their graph node.
+
+Op *settings* are checked, not only names: a grouped conv, a conv whose
+kernel differs from its stride, a non-trivial attention mask or dropout
+active at inference are refused with an error naming the aten op, its shape
+and the PyTorch source line that produced it.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.export import ExportedProgram
+from torch.export.graph_signature import InputKind
+from torch.fx import Node
+from torch.fx.operator_schemas import normalize_function
+from xdsl.builder import Builder, InsertPoint
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Block, Operation, Region, SSAValue
+
+from vaqf_compiler.dialects import vit
+from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.frontend.layout import Factor, LayoutError, View, leaves_of
+
+
+@dataclass
+class Const:
+    """A value that does not depend on the image; `name` is set for unmodified parameters."""
+
+    value: torch.Tensor
+    name: str | None = None
+
+
+@dataclass
+class ImportedModel:
+    module: ModuleOp
+    params: dict[str, np.ndarray]
+
+
+class UnsupportedError(Exception):
+    """Raised inside a handler; the importer adds the node, shape and source line."""
+
+
+# Ops that return their (first) input unchanged at inference.
+_IDENTITY_OPS = {"clone", "contiguous", "alias", "detach", "lift_fresh_copy", "_assert_tensor_metadata"}
+
+
+def _source_of(node: Node) -> str:
+    """`file.py:123 (`code`)` of the PyTorch line that produced `node`, if torch recorded it."""
+    trace = node.meta.get("stack_trace") or ""
+    frames = re.findall(r'File "([^"]+)", line (\d+), in [^\n]*\n\s*([^\n]*)', trace)
+    where = ""
+    if frames:
+        file, line, code = frames[-1]
+        where = f" at {Path(file).name}:{line} (`{code.strip()}`)"
+    stack = node.meta.get("nn_module_stack")
+    if stack:
+        path = list(stack.values())[-1][0]
+        if path:
+            where += f" in module '{path}'"
+    return where
+
+
+def _shape_of(node: Node) -> str:
+    val = node.meta.get("val")
+    return str(list(val.shape)) if isinstance(val, torch.Tensor) else "?"
+
+
+class TorchImporter:
+    def __init__(self, program: ExportedProgram):
+        self.program = program
+        self.params: dict[str, np.ndarray] = {}
+        self.env: dict[Node, Any] = {}
+        # Canonical (memory) order of each IR value, as factors.
+        self.canon: dict[SSAValue, list[Factor]] = {}
+        self.materialized: dict[tuple[Any, ...], SSAValue] = {}
+        self.block = Block()
+        self.builder = Builder(InsertPoint.at_end(self.block))
+        self.handlers: dict[str, Callable[[Node, dict[str, Any]], Any]] = {
+            "conv2d": self._conv,
+            "convolution": self._conv,
+            "linear": self._linear,
+            "layer_norm": self._layer_norm,
+            "gelu": self._gelu,
+            "softmax": self._softmax,
+            "_softmax": self._softmax,
+            "scaled_dot_product_attention": self._sdpa,
+            "matmul": self._matmul,
+            "bmm": self._matmul,
+            "mul": self._mul,
+            "div": self._div,
+            "add": self._add,
+            "cat": self._cat,
+            "select": self._select,
+            "unbind": self._unbind,
+            "chunk": self._chunk,
+            "dropout": self._dropout,
+            "view": self._reshape,
+            "reshape": self._reshape,
+            "_unsafe_view": self._reshape,
+            "flatten": lambda n, a: self._view(a["input"]).flatten(a["start_dim"], a["end_dim"]),
+            "unflatten": lambda n, a: self._view(a["input"]).unflatten(a["dim"], list(a["sizes"])),
+            "permute": lambda n, a: self._view(a["input"]).permute(list(a["dims"])),
+            "transpose": lambda n, a: self._view(a["input"]).transpose(a["dim0"], a["dim1"]),
+            "t": lambda n, a: self._view(a["input"]).transpose(0, -1),
+            "unsqueeze": lambda n, a: self._view(a["input"]).unsqueeze(a["dim"]),
+            "squeeze": self._squeeze,
+            "expand": self._expand,
+            "slice": self._slice,
+            "to": self._to,
+            "_to_copy": self._to,
+        }
+        for name in _IDENTITY_OPS:
+            self.handlers[name] = lambda n, a: self._view(self.env[n.args[0]])
+
+    # ----- entry -----------------------------------------------------------
+
+    def run(self) -> ImportedModel:
+        graph = self.program.graph
+        names = self._placeholder_names()
+        image_nodes = [n for n in graph.nodes if n.op == "placeholder" and n.name not in names]
+        if len(image_nodes) != 1:
+            raise VaqfError(
+                f"the model must take exactly one tensor input (the image), it takes {len(image_nodes)}"
+            )
+        for node in graph.nodes:
+            if node.op == "placeholder":
+                self.env[node] = self._placeholder(node, names)
+            elif node.op == "call_function":
+                self.env[node] = self._call(node)
+            elif node.op == "output":
+                return self._finish(node, image_nodes[0])
+        raise VaqfError("the exported graph has no output")
+
+    def _placeholder_names(self) -> dict[str, tuple[str, torch.Tensor]]:
+        """Graph input name -> (parameter name, value) for parameters, buffers and constants."""
+        program = self.program
+        state = {**program.state_dict, **program.constants}
+        out = {}
+        for spec in program.graph_signature.input_specs:
+            if spec.kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
+                assert spec.target is not None
+                out[spec.arg.name] = (spec.target, state[spec.target])
+            elif spec.kind != InputKind.USER_INPUT:
+                raise VaqfError(f"unsupported graph input '{spec.arg.name}' of kind {spec.kind.name}")
+        return out
+
+    def _placeholder(self, node: Node, names: dict[str, tuple[str, torch.Tensor]]) -> Any:
+        if node.name in names:
+            target, value = names[node.name]
+            return Const(value.detach(), target)
+        val = node.meta.get("val")
+        if not isinstance(val, torch.Tensor):
+            raise VaqfError(f"model input '{node.name}' is not a tensor")
+        shape = list(val.shape)
+        if not all(isinstance(d, int) for d in shape):
+            raise VaqfError(
+                f"model input '{node.name}' has a dynamic shape {shape}; export with static shapes"
+                " (no dynamic_shapes=) so vaqf can size the accelerator"
+            )
+        if len(shape) != 4 or shape[0] != 1:
+            raise VaqfError(
+                f"model input '{node.name}' must be one image [1, C, H, W], got {shape};"
+                " export with a batch of one"
+            )
+        if val.dtype != torch.float32:
+            raise VaqfError(f"model input '{node.name}' must be float32, got {val.dtype}")
+        c, h, w = shape[1:]
+        self.image_type = vit.tensor(c, h, w)
+        self.image_arg = self.block.insert_arg(self.image_type, 0)
+        self.image_arg.name_hint = "image"
+        factors = [Factor(c), Factor(h), Factor(w)]
+        self.canon[self.image_arg] = factors
+        return View(self.image_arg, [[], [factors[0]], [factors[1]], [factors[2]]])
+
+    def _call(self, node: Node) -> Any:
+        args = [self.env.get(a, a) if isinstance(a, Node) else a for a in node.args]
+        if node.target is operator.getitem:
+            return args[0][args[1]]
+        inputs = [v for v in torch.utils._pytree.tree_leaves((node.args, node.kwargs)) if isinstance(v, Node)]
+        if not any(isinstance(self.env[n], (View, list)) for n in inputs):
+            return self._fold(node)
+        packet = getattr(node.target, "_overloadpacket", None)
+        key = packet.__name__ if packet is not None else str(node.target)
+        handler = self.handlers.get(key)
+        if handler is None:
+            raise VaqfError(
+                f"unsupported aten op '{node.target}' on an activation of shape {_shape_of(node)}{_source_of(node)};"
+                " vaqf handles ViT graphs (conv patch embedding, linear, layer_norm, attention, gelu, add)"
+            )
+        kwargs = self._normalized_args(node)
+        try:
+            return handler(node, kwargs)
+        except (UnsupportedError, LayoutError) as e:
+            raise VaqfError(f"unsupported '{node.target}' (shape {_shape_of(node)}){_source_of(node)}: {e}") from None
+
+    def _normalized_args(self, node: Node) -> dict[str, Any]:
+        pair = normalize_function(
+            node.target, tuple(node.args), dict(node.kwargs), normalize_to_only_use_kwargs=True
+        )
+        if pair is None:
+            raise VaqfError(f"cannot read the arguments of '{node.target}'{_source_of(node)}")
+        return {
+            k: torch.fx.node.map_arg(v, lambda n: self.env[n]) if isinstance(v, (Node, list, tuple)) else v
+            for k, v in pair.kwargs.items()
+        }
+
+    def _fold(self, node: Node) -> Const | list[Const]:
+        """Evaluate an op of constants with torch; unmodified parameters keep their name."""
+
+        def value(a: Any) -> Any:
+            return a.value if isinstance(a, Const) else a
+
+        args = torch.fx.node.map_arg(node.args, lambda n: self.env[n])
+        kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: self.env[n])
+        args, kwargs = torch.utils._pytree.tree_map(value, (args, kwargs))
+        try:
+            with torch.no_grad():
+                result = node.target(*args, **kwargs)
+        except Exception as e:  # any torch failure: report it with the node
+            raise VaqfError(f"cannot evaluate constant '{node.target}'{_source_of(node)}: {e}") from None
+        if isinstance(result, (list, tuple)):
+            return [Const(r) for r in result]
+        name = None
+        first = self.env.get(node.args[0]) if node.args and isinstance(node.args[0], Node) else None
+        if isinstance(first, Const) and first.name and _same(first.value, result):
+            name = first.name
+        return Const(result, name)
+
+    def _finish(self, node: Node, image_node: Node) -> ImportedModel:
+        outputs = torch.utils._pytree.tree_leaves(node.args)
+        tensors = [o for o in outputs if isinstance(o, Node)]
+        if len(tensors) != 1:
+            raise VaqfError(f"the model must return one tensor (the logits), it returns {len(tensors)}")
+        result = self.env[tensors[0]]
+        if not isinstance(result, View):
+            raise VaqfError("the model's output does not depend on its input image")
+        value = self._materialize(result)
+        self.builder.insert(func.ReturnOp(value))
+        fn = func.FuncOp("forward", ([self.image_type], [value.type]), Region(self.block))
+        return ImportedModel(ModuleOp([fn]), self.params)
+
+    # ----- helpers ---------------------------------------------------------
+
+    def _emit(self, op: Operation, factors: list[Factor]) -> SSAValue:
+        self.builder.insert(op)
+        result = op.results[0]
+        self.canon[result] = factors
+        return result
+
+    def _param(self, c: Any, what: str, node_name: str) -> vit.ParamAttr:
+        if not isinstance(c, Const):
+            raise UnsupportedError(f"the {what} must be a parameter, not an activation")
+        name = c.name or f"const.{node_name}.{what}"
+        array = c.value.detach().to(torch.float32).contiguous().numpy()
+        if name in self.params and not np.array_equal(self.params[name], array):
+            name = f"{name}.{node_name}"
+        self.params[name] = array
+        return vit.ParamAttr(name, array.shape if array.ndim else (1,))
+
+    def _view(self, v: Any) -> View:
+        if not isinstance(v, View):
+            raise UnsupportedError("expected an activation")
+        return v
+
+    def _dims(self, value: SSAValue) -> list[list[Factor]]:
+        """The canonical leaves of `value` grouped by its IR dimensions (size-1 leaves dropped)."""
+        assert isinstance(value.type, TensorType)
+        leaves = [leaf for f in self.canon[value] for leaf in f.leaves() if leaf.size > 1]
+        dims: list[list[Factor]] = []
+        for size in value.type.get_shape():
+            group, have = [], 1
+            while have < size:
+                leaf = leaves.pop(0)
+                group.append(leaf)
+                have *= leaf.size
+            dims.append(group)
+        return dims
+
+    def _materialize(self, v: View, rank: int | None = None) -> SSAValue:
+        """An IR value whose memory order is the view's order (emitting split/merge of heads).
+
+        `rank` asks for tokens (2) or per-head data (3) where one head makes both orders equal.
+        """
+        want = [f for f in v.leaves if f.size > 1]
+        dims = self._dims(v.value)
+        if not v.fixed and want == [f for d in dims for f in d] and rank in (None, len(dims)):
+            return v.value
+        key = (v.value, rank, tuple(map(id, want)), tuple(sorted((id(f), i) for f, i in v.fixed.items())))
+        if key not in self.materialized:
+            self.materialized[key] = self._rearrange(v, want, rank)
+        return self.materialized[key]
+
+    def _rearrange(self, v: View, want: list[Factor], rank: int | None) -> SSAValue:
+        dims = self._dims(v.value)
+        if any(f.parts for f in v.fixed):
+            raise LayoutError("a selected dimension was reshaped afterwards")
+        if len(dims) == 2 and rank in (None, 3):
+            tokens, features = dims
+            k = 0
+            while k < len(features) and features[k] in v.fixed:
+                k += 1
+            prefix, rest = features[:k], features[k:]
+            if set(v.fixed) == set(prefix) and rest:
+                for j in range(len(rest)):
+                    if want == rest[:j] + tokens + rest[j:]:
+                        part = 0
+                        for f in prefix:
+                            part = part * f.size + v.fixed[f]
+                        parts = math.prod(f.size for f in prefix)
+                        heads = math.prod(f.size for f in rest[:j])
+                        n, d = math.prod(f.size for f in tokens), math.prod(f.size for f in rest[j:])
+                        op = vit.SplitHeadsOp(v.value, heads, part, parts, vit.tensor(heads, n, d))
+                        return self._emit(op, want)
+        if len(dims) == 3 and not v.fixed and rank in (None, 2):
+            heads, tokens, per_head = dims
+            if want == tokens + heads + per_head:
+                n = math.prod(f.size for f in tokens)
+                op = vit.MergeHeadsOp(v.value, vit.tensor(n, math.prod(f.size for f in heads + per_head)))
+                return self._emit(op, want)
+        raise LayoutError("this rearrangement of the data is not a head split/merge that vaqf supports")
+
+    def _rows(self, v: Any) -> tuple[View, SSAValue]:
+        """An activation used row-wise over its last axis: tokens [N, D] or a vector [D]."""
+        view = self._view(v)
+        value = self._materialize(view, rank=2 if len(self._dims(view.value)) == 3 else None)
+        dims = self._dims(value)
+        last = [f for f in leaves_of(view.axes[-1:]) if f.size > 1]
+        if len(dims) > 2 or not dims or dims[-1] != last:
+            raise UnsupportedError("expected token features [N, D] along the last axis")
+        return view, value
+
+    def _heads(self, v: Any, transposed: bool = False) -> tuple[View, SSAValue]:
+        """An activation used per head: [H, N, d] (with the last two axes swapped if `transposed`)."""
+        view = self._view(v)
+        if transposed:
+            view = view.transpose(-2, -1)
+        value = self._materialize(view, rank=3)
+        if len(self._dims(value)) != 3:
+            raise UnsupportedError("expected per-head data [heads, tokens, head_dim]")
+        return view, value
+
+    def _same_layout(self, view: View, value: SSAValue, op: Operation) -> View:
+        """The result of a shape-preserving op: same factors, new value."""
+        result = self._emit(op, list(self.canon[value]))
+        return View(result, view.axes)
+
+    # ----- handlers --------------------------------------------------------
+
+    def _conv(self, node: Node, a: dict[str, Any]) -> View:
+        view = self._view(a["input"])
+        image = self._materialize(view)
+        if len(self._dims(image)) != 3 or len(view.axes) < 3:
+            raise UnsupportedError("the patch-embedding conv must read the input image")
+        w = a["weight"]
+        if not isinstance(w, Const) or w.value.dim() != 4:
+            raise UnsupportedError("conv weight must be a 4-D parameter")
+        if a.get("transposed"):
+            raise UnsupportedError("transposed convolution is not a patch embedding")
+        groups = a.get("groups", 1)
+        if groups != 1:
+            raise UnsupportedError(f"grouped/depthwise conv2d (groups={groups}) is not a patch embedding")
+        kernel = list(w.value.shape[2:])
+        stride, padding, dilation = (_pair(a.get(k, d)) for k, d in (("stride", 1), ("padding", 0), ("dilation", 1)))
+        if dilation != [1, 1]:
+            raise UnsupportedError(f"dilated conv2d (dilation={dilation}) is not a patch embedding")
+        if stride != kernel:
+            raise UnsupportedError(f"conv2d kernel {kernel} differs from stride {stride}: not a patch embedding")
+        if padding != [0, 0]:
+            raise UnsupportedError(f"conv2d with padding {padding} is not a patch embedding")
+        c, h, w_ = image.type.get_shape()  # type: ignore[union-attr]
+        if h % kernel[0] or w_ % kernel[1]:
+            raise UnsupportedError(f"image {h}x{w_} is not a multiple of the patch size {kernel[0]}x{kernel[1]}")
+        d, ph, pw = w.value.shape[0], h // kernel[0], w_ // kernel[1]
+        bias = self._param(a["bias"], "bias", node.name) if a.get("bias") is not None else None
+        op = vit.PatchEmbedOp(
+            image, self._param(w, "weight", node.name), bias, stride, padding, vit.tensor(ph * pw, d)
+        )
+        fd, fh, fw = Factor(d), Factor(ph), Factor(pw)
+        result = self._emit(op, [fh, fw, fd])
+        return View(result, view.axes[:-3] + [[fd], [fh], [fw]])
+
+    def _linear(self, node: Node, a: dict[str, Any]) -> View:
+        view, value = self._rows(a["input"])
+        w = self._param(a["weight"], "weight", node.name)
+        if len(w.shape) != 2:
+            raise UnsupportedError(f"linear weight must be 2-D, got {list(w.shape)}")
+        b = self._param(a["bias"], "bias", node.name) if a.get("bias") is not None else None
+        shape = list(value.type.get_shape())  # type: ignore[union-attr]
+        out = Factor(w.shape[0])
+        op = vit.LinearOp(value, w, b, vit.tensor(*shape[:-1], w.shape[0]))
+        rows = [f for d in self._dims(value)[:-1] for f in d]
+        return View(self._emit(op, rows + [out]), view.axes[:-1] + [[out]])
+
+    def _layer_norm(self, node: Node, a: dict[str, Any]) -> View:
+        view, value = self._rows(a["input"])
+        shape = list(a["normalized_shape"])
+        if len(shape) != 1 or shape[0] != view.shape[-1]:
+            raise UnsupportedError(f"layer_norm must normalise the last axis only, got normalized_shape={shape}")
+        w = self._param(a["weight"], "weight", node.name) if a.get("weight") is not None else None
+        b = self._param(a["bias"], "bias", node.name) if a.get("bias") is not None else None
+        return self._same_layout(view, value, vit.LayerNormOp(value, w, b, float(a["eps"]), value.type))
+
+    def _gelu(self, node: Node, a: dict[str, Any]) -> View:
+        view = self._view(a["input"])
+        value = self._materialize(view)
+        approximate = a.get("approximate", "none")
+        if approximate not in ("none", "tanh"):
+            raise UnsupportedError(f"gelu approximate={approximate!r}")
+        return self._same_layout(view, value, vit.GeluOp(value, tanh=approximate == "tanh"))
+
+    def _softmax(self, node: Node, a: dict[str, Any]) -> View:
+        view = self._view(a["input"])
+        value = self._materialize(view)
+        dim = a["dim"]
+        last = [f for f in leaves_of(view.axes[-1:]) if f.size > 1]
+        if dim not in (-1, len(view.axes) - 1) or self._dims(value)[-1] != last:
+            raise UnsupportedError(f"softmax must run over the last axis, got dim={dim}")
+        return self._same_layout(view, value, vit.SoftmaxOp(value))
+
+    def _scale(self, x: Any, factor: float) -> View:
+        view = self._view(x)
+        value = self._materialize(view)
+        return self._same_layout(view, value, vit.ScaleOp(value, factor))
+
+    def _scalar(self, c: Any) -> float:
+        if isinstance(c, (int, float)) and not isinstance(c, bool):
+            return float(c)
+        if isinstance(c, Const) and c.value.numel() == 1:
+            return float(c.value.reshape(()).item())
+        raise UnsupportedError("only multiplication by a scalar constant is supported")
+
+    def _mul(self, node: Node, a: dict[str, Any]) -> View:
+        x, y = a["input"], a["other"]
+        if isinstance(x, View) and isinstance(y, View):
+            raise UnsupportedError("element-wise product of two activations")
+        return self._scale(x, self._scalar(y)) if isinstance(x, View) else self._scale(y, self._scalar(x))
+
+    def _div(self, node: Node, a: dict[str, Any]) -> View:
+        if a.get("rounding_mode") is not None or isinstance(a["other"], View):
+            raise UnsupportedError("only division by a scalar constant is supported")
+        return self._scale(a["input"], 1.0 / self._scalar(a["other"]))
+
+    def _add(self, node: Node, a: dict[str, Any]) -> View:
+        x, y = a["input"], a["other"]
+        if a.get("alpha", 1) != 1:
+            raise UnsupportedError("add with alpha != 1")
+        if isinstance(x, View) and isinstance(y, View):
+            lv, lhs = x, self._materialize(x)
+            rhs = self._materialize(y)
+            if lhs.type != rhs.type or x.shape != y.shape:
+                raise UnsupportedError(f"residual add of differently laid out activations {x.shape} and {y.shape}")
+            return self._same_layout(lv, lhs, vit.AddOp(lhs, rhs))
+        view, const = (x, y) if isinstance(x, View) else (y, x)
+        if isinstance(const, (int, float)):
+            if const != 0:
+                raise UnsupportedError("adding a non-zero scalar")
+            return view
+        if const.name is None and not const.value.any():
+            return view  # a computed all-zero additive mask, e.g. HF's eager attention mask
+        view, value = self._rows(view)
+        if len(self._dims(value)) != 2 or const.value.numel() != math.prod(view.shape):
+            raise UnsupportedError("adding a constant that is not a position embedding of the token sequence")
+        return self._same_layout(view, value, vit.PosEmbedAddOp(value, self._param(const, "pos", node.name)))
+
+    def _matmul(self, node: Node, a: dict[str, Any]) -> View:
+        lview, lhs = self._heads(a["input"])
+        other = a.get("other", a.get("mat2"))
+        try:
+            rview, rhs, transposed = (*self._heads(other), False)
+            cols = rview.axes[-1]
+        except (UnsupportedError, LayoutError):
+            rview, rhs, transposed = (*self._heads(other, transposed=True), True)
+            cols = rview.axes[-2]
+        h, n, _ = lhs.type.get_shape()  # type: ignore[union-attr]
+        m = Factor(math.prod(f.size for f in cols))
+        op = vit.MatmulOp(lhs, rhs, transposed, vit.tensor(h, n, m.size))
+        rows = [f for d in self._dims(lhs)[:-1] for f in d]
+        return View(self._emit(op, rows + [m]), lview.axes[:-1] + [[m]])
+
+    def _sdpa(self, node: Node, a: dict[str, Any]) -> View:
+        if a.get("dropout_p", 0.0):
+            raise UnsupportedError(f"attention dropout_p={a['dropout_p']} is active at inference")
+        if a.get("is_causal"):
+            raise UnsupportedError("causal attention is not a ViT encoder")
+        if a.get("enable_gqa"):
+            raise UnsupportedError("grouped-query attention")
+        mask = a.get("attn_mask")
+        if mask is not None:
+            trivial = isinstance(mask, Const) and (
+                bool(mask.value.all()) if mask.value.dtype == torch.bool else not mask.value.any()
+            )
+            if not trivial:
+                raise UnsupportedError("attention with a mask (only an all-true/all-zero mask is accepted)")
+        qview, q = self._heads(a["query"])
+        _, k = self._heads(a["key"])
+        _, v = self._heads(a["value"])
+        h, n, d = q.type.get_shape()  # type: ignore[union-attr]
+        hv, nv, dv = v.type.get_shape()  # type: ignore[union-attr]
+        scale = a.get("scale") or 1.0 / math.sqrt(d)
+        rows = [f for dim in self._dims(q)[:-1] for f in dim]
+        m, e = Factor(n), Factor(dv)
+        scores = self._emit(vit.MatmulOp(q, k, True, vit.tensor(h, n, nv)), rows + [m])
+        scores = self._emit(vit.ScaleOp(scores, float(scale)), rows + [m])
+        probs = self._emit(vit.SoftmaxOp(scores), rows + [m])
+        out = self._emit(vit.MatmulOp(probs, v, False, vit.tensor(h, n, dv)), rows + [e])
+        return View(out, qview.axes[:-1] + [[e]])
+
+    def _cat(self, node: Node, a: dict[str, Any]) -> View:
+        parts = list(a["tensors"])
+        acts = [i for i, p in enumerate(parts) if isinstance(p, View)]
+        if len(acts) != 1 or acts[0] != len(parts) - 1:
+            raise UnsupportedError("cat must prepend learned tokens (parameters) to the patch tokens")
+        view, value = self._rows(parts[-1])
+        dims = self._dims(value)
+        dim = a.get("dim", 0)
+        dim = dim + len(view.axes) if dim < 0 else dim
+        if len(dims) != 2 or [f for f in view.axes[dim] if f.size > 1] != dims[0]:
+            raise UnsupportedError("cat must join along the token axis")
+        d = value.type.get_shape()[1]  # type: ignore[union-attr]
+        tokens = []
+        for i, p in enumerate(parts[:-1]):
+            if not isinstance(p, Const) or p.value.numel() % d:
+                raise UnsupportedError("cat operands before the patches must be learned tokens")
+            tokens.append(self._param(p, f"token{i}", node.name))
+        if any(t.numel != d for t in tokens):
+            raise UnsupportedError("each learned token must hold exactly one token")
+        n = Factor(value.type.get_shape()[0] + len(tokens))  # type: ignore[union-attr]
+        op = vit.ClsConcatOp(value, tokens, vit.tensor(n.size, d))
+        axes = list(view.axes)
+        axes[dim] = [n]
+        return View(self._emit(op, [n] + dims[1]), axes)
+
+    def _select(self, node: Node, a: dict[str, Any]) -> View:
+        view = self._view(a["input"])
+        dim, index = a["dim"], a["index"]
+        dim = dim + len(view.axes) if dim < 0 else dim
+        axis = [f for f in view.axes[dim] if f.size > 1]
+        value = view.value
+        dims = self._dims(value)
+        if not view.fixed and len(dims) == 2 and axis == dims[0]:
+            _, value = self._rows(view)
+            n, d = value.type.get_shape()  # type: ignore[union-attr]
+            index = index + n if index < 0 else index
+            result = self._emit(vit.SelectTokenOp(value, index, vit.tensor(d)), list(dims[1]))
+            return View(result, view.axes[:dim] + view.axes[dim + 1 :])
+        return view.select(dim, index)
+
+    def _unbind(self, node: Node, a: dict[str, Any]) -> list[View]:
+        view = self._view(a["input"])
+        return [view.select(a["dim"], i) for i in range(view.shape[a["dim"]])]
+
+    def _chunk(self, node: Node, a: dict[str, Any]) -> list[View]:
+        return self._view(a["input"]).split_axis(a["dim"], a["chunks"])
+
+    def _dropout(self, node: Node, a: dict[str, Any]) -> View:
+        if a.get("train") and a.get("p"):
+            raise UnsupportedError(f"dropout p={a['p']} is active; export the model in eval() mode")
+        return self._view(a["input"])
+
+    def _reshape(self, node: Node, a: dict[str, Any]) -> View:
+        return self._view(a["input"]).reshape(list(a.get("size", a.get("shape"))))
+
+    def _squeeze(self, node: Node, a: dict[str, Any]) -> View:
+        dims = a.get("dim", a.get("dims"))
+        if dims is not None and not isinstance(dims, (list, tuple)):
+            dims = [dims]
+        return self._view(a["input"]).squeeze(None if dims is None else list(dims))
+
+    def _expand(self, node: Node, a: dict[str, Any]) -> View:
+        view = self._view(a["input"])
+        size = list(a["size"])
+        shape = view.shape
+        if len(size) != len(shape) or any(s not in (-1, d) for s, d in zip(size, shape)):
+            raise UnsupportedError(f"broadcasting an activation from {shape} to {size}")
+        return view
+
+    def _slice(self, node: Node, a: dict[str, Any]) -> View:
+        view = self._view(a["input"])
+        dim = a.get("dim", 0)
+        size = view.shape[dim]
+        start, end, step = a.get("start") or 0, a.get("end"), a.get("step", 1)
+        if start == 0 and step == 1 and (end is None or end >= size):
+            return view
+        raise UnsupportedError(f"slicing an activation [{start}:{end}:{step}] along dim {dim}")
+
+    def _to(self, node: Node, a: dict[str, Any]) -> View:
+        dtype = a.get("dtype")
+        if dtype not in (None, torch.float32):
+            raise UnsupportedError(f"conversion of an activation to {dtype}")
+        return self._view(a["input"])
+
+
+def _same(a: torch.Tensor, b: Any) -> bool:
+    return isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
+
+
+def _pair(v: Any) -> list[int]:
+    v = list(v) if isinstance(v, (list, tuple)) else [v]
+    return [int(v[0])] * 2 if len(v) == 1 else [int(x) for x in v]
+
+
+def import_program(program: ExportedProgram) -> ImportedModel:
+    """Translate an ExportedProgram of a ViT into a `vit` module and its parameters."""
+    return TorchImporter(program).run()
