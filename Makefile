@@ -1,0 +1,37 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+# Both create .venv and install the pinned dependencies on first use; later
+# runs reuse it (reinstalling only when pyproject.toml changes).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-all lit unit clean
+
+$(STAMP): pyproject.toml
+	@echo "==> setting up $(VENV) with $(PYTHON) (pinned dependencies, first run takes ~2 minutes)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/vaqf demo
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
+
+lit: $(STAMP)
+	$(BIN)/lit -q test/filecheck
+
+test: $(STAMP)
+	$(BIN)/lit -sv test/filecheck
+	$(BIN)/pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(BIN)/lit -sv test/filecheck
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf out build *.egg-info .pytest_cache

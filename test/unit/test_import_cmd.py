@@ -1,0 +1,90 @@
+"""`vaqf import` and `vaqf demo` from the command line: outputs, summary, one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vaqf_compiler.cli.main import main
+from vaqf_compiler.frontend.load import export_module
+from vaqf_compiler.interp import run_function
+from vaqf_compiler.ir import parse_ir
+from vaqf_compiler.models.deit import build_deit
+from vaqf_compiler.params import load_params
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_import_pt2_writes_ir_and_sidecar(tmp_path, capsys):
+    model = build_deit("deit-tiny", depth=1, seed=3)
+    torch.export.save(export_module(model, (3, 224, 224)), str(tmp_path / "m.pt2"))
+    assert main(["import", str(tmp_path / "m.pt2"), "-o", str(tmp_path / "out" / "m.mlir")]) == 0
+    out = capsys.readouterr().out
+    assert "vit.linear" in out and "wrote" in out
+    ir_path = tmp_path / "out" / "m.mlir"
+    module = parse_ir(ir_path.read_text(), str(ir_path))
+    params = load_params(module, ir_path)
+    x = np.random.default_rng(1).standard_normal((3, 224, 224)).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)[None]).numpy()[0]
+    assert np.abs(run_function(module, params, x) - want).max() < 1e-4
+    # No temporary files are left behind.
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["m.mlir", "m.npz"]
+
+
+def test_import_is_deterministic(tmp_path):
+    for name in ("a", "b"):
+        assert main(["import", "--builtin", "deit-tiny", "-q", "-o", str(tmp_path / name / "m.mlir")]) == 0
+    assert (tmp_path / "a" / "m.mlir").read_bytes() == (tmp_path / "b" / "m.mlir").read_bytes()
+    assert (tmp_path / "a" / "m.npz").read_bytes() == (tmp_path / "b" / "m.npz").read_bytes()
+
+
+def test_import_unsupported_op_is_one_line(tmp_path, capsys):
+    class Pooled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.patch = torch.nn.Conv2d(3, 8, 4, 4)
+
+        def forward(self, x):
+            return torch.nn.functional.avg_pool2d(self.patch(x), 2)
+
+    torch.export.save(export_module(Pooled(), (3, 16, 16)), str(tmp_path / "p.pt2"))
+    assert main(["import", str(tmp_path / "p.pt2"), "-o", str(tmp_path / "p.mlir")]) == 1
+    line = one_line_error(capsys)
+    assert line.startswith("vaqf import: error: unsupported aten op 'aten.avg_pool2d.default'")
+    assert "test_import_cmd.py:" in line
+    assert not (tmp_path / "p.mlir").exists() and not (tmp_path / "p.npz").exists()
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["import", "missing.pt2", "-o", "x.mlir"], "model file missing.pt2 not found"),
+        (["import", "--builtin", "deit-tiny", "-o", "x.txt"], "the output must be a .mlir file"),
+    ],
+)
+def test_import_bad_arguments(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    assert message in one_line_error(capsys)
+
+
+def test_import_unknown_builtin_is_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["import", "--builtin", "deit-huge", "-o", "x.mlir"])
+    assert info.value.code == 2
+    assert "invalid choice: 'deit-huge'" in capsys.readouterr().err
+
+
+def test_demo_runs_and_checks_interpreter(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "demo OK" in out and "max |logit difference|" in out
+    assert (tmp_path / "deit_tiny.mlir").is_file() and (tmp_path / "deit_tiny.npz").is_file()
