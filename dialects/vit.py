@@ -148,6 +148,11 @@ def _f64(value: float) -> FloatAttr:
     return FloatAttr(value, Float64Type())
 
 
+def _props(**props: Attribute | None) -> dict[str, Attribute]:
+    """An op's properties, leaving out optional ones given as None."""
+    return {k: v for k, v in props.items() if v is not None}
+
+
 def tensor(*shape: int) -> TensorType:
     """An f32 tensor type: every activation in the float graph is f32."""
     return TensorType(f32, list(shape))
@@ -199,13 +204,7 @@ class PatchEmbedOp(VitOp):
         padding: Sequence[int],
         result_type: Attribute,
     ):
-        props: dict[str, Attribute] = {
-            "weight": weight,
-            "stride": _i64_pair(stride),
-            "padding": _i64_pair(padding),
-        }
-        if bias is not None:
-            props["bias"] = bias
+        props = _props(weight=weight, bias=bias, stride=_i64_pair(stride), padding=_i64_pair(padding))
         super().__init__(operands=[input], result_types=[result_type], properties=props)
 
     @property
@@ -283,9 +282,7 @@ class LinearOp(VitOp):
     def __init__(
         self, input: SSAValue | Operation, weight: ParamAttr, bias: ParamAttr | None, result_type: Attribute
     ):
-        props: dict[str, Attribute] = {"weight": weight}
-        if bias is not None:
-            props["bias"] = bias
+        props = _props(weight=weight, bias=bias)
         super().__init__(operands=[input], result_types=[result_type], properties=props)
 
     @property
@@ -341,11 +338,7 @@ class LayerNormOp(VitOp):
         eps: float,
         result_type: Attribute,
     ):
-        props: dict[str, Attribute] = {"eps": _f64(eps)}
-        if weight is not None:
-            props["weight"] = weight
-        if bias is not None:
-            props["bias"] = bias
+        props = _props(weight=weight, bias=bias, eps=_f64(eps))
         super().__init__(operands=[input], result_types=[result_type], properties=props)
 
     def verify_(self) -> None:
@@ -378,7 +371,7 @@ class MatmulOp(VitOp):
     def __init__(
         self, lhs: SSAValue | Operation, rhs: SSAValue | Operation, transpose_b: bool, result_type: Attribute
     ):
-        props: dict[str, Attribute] = {"transpose_b": UnitAttr()} if transpose_b else {}
+        props = _props(transpose_b=UnitAttr() if transpose_b else None)
         super().__init__(operands=[lhs, rhs], result_types=[result_type], properties=props)
 
     def verify_(self) -> None:
@@ -426,7 +419,7 @@ class GeluOp(_UnaryOp):
     assembly_format = "$input (`tanh` $tanh^)? attr-dict `:` type($input) `->` type($result)"
 
     def __init__(self, input: SSAValue | Operation, tanh: bool = False):
-        props: dict[str, Attribute] = {"tanh": UnitAttr()} if tanh else {}
+        props = _props(tanh=UnitAttr() if tanh else None)
         super().__init__(operands=[input], result_types=[SSAValue.get(input).type], properties=props)
 
 
