@@ -12,8 +12,9 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@echo "==> setting up $(VENV) with $(PYTHON) (pinned dependencies, first run takes ~2 minutes)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@( $(BIN)/python -m pip install --disable-pip-version-check --upgrade pip && \
+	   $(BIN)/python -m pip install --disable-pip-version-check -e '.[test]' ) > $(VENV)/install.log 2>&1 \
+	 || { tail -n 40 $(VENV)/install.log; echo "setup failed; full log: $(VENV)/install.log"; exit 1; }
 	@touch $@
 
 demo: $(STAMP)
