@@ -32,7 +32,6 @@ from xdsl.utils.lexer import Span
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.ir import LocatingParser, location_of
 
-SEVERITIES = ("error", "warning", "note", "remark")
 MAX_MESSAGE_CHARS = 1000
 
 
@@ -84,15 +83,19 @@ class DiagnosticError(VaqfError):
 _LOC_PREFIX = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+)(?::\s*(?P<rest>.*))?$", re.S)
 
 
-def diagnostic_from_vaqf_error(err: VaqfError, filename: str) -> Diagnostic:
-    """Turn a `VaqfError` (e.g. raised by a pass with `where=describe(op)`) into a Diagnostic."""
+def diagnostic_from_vaqf_error(err: VaqfError, filename: str, line_shift: int = 0) -> Diagnostic:
+    """Turn a `VaqfError` (e.g. raised by a pass with `where=describe(op)`) into a Diagnostic.
+
+    `line_shift` (`Parsed.line_shift`) is added to a line of `filename` named in `where`.
+    """
     if isinstance(err, DiagnosticError):
         return err.diagnostic
     where = err.where
     if where and (m := _LOC_PREFIX.match(where)):
         rest = m.group("rest")
         message = f"{rest} {err.message}" if rest else err.message
-        return Diagnostic(m.group("file"), int(m.group("line")), int(m.group("col")), message)
+        line = int(m.group("line")) + (line_shift if m.group("file") == filename else 0)
+        return Diagnostic(m.group("file"), line, int(m.group("col")), message)
     message = f"{where}: {err.message}" if where else err.message
     return Diagnostic(filename, None, None, message)
 
@@ -134,18 +137,33 @@ _STRING_BODY = re.compile(r'(?:[^"\\\n\v\f]|\\(?:["nt\\]|[0-9A-Fa-f]{2}))*')
 _DENSE_TYPE = re.compile(r"\s*[:=]\s*(?:tensor|vector)\s*<\s*((?:\d{1,30}\s*x\s*)+)")
 
 
+_TYPE_ALIAS = re.compile(r"^[ \t]*!([A-Za-z_][\w$.-]*)[ \t]*(?==)", re.M)
 _DENSE_ALIAS = re.compile(r"\s*:\s*!([A-Za-z_][\w$.-]*)")
 
 
-def _dense_elements(text: str, pos: int) -> int:
-    """Elements of the `: tensor<AxBx...>` (or `: !alias` of one) after a dense literal ending at `pos`."""
-    t = _DENSE_TYPE.match(text, pos)
-    if t is None and (a := _DENSE_ALIAS.match(text, pos)) is not None:
-        definition = re.compile(rf"^[ \t]*!{re.escape(a.group(1))}[ \t]*=", re.M).search(text)
-        t = _DENSE_TYPE.match(text, definition.end() - 1) if definition else None
-    if t is None:
+def _elements(type_match: re.Match[str] | None) -> int:
+    if type_match is None:
         return 0
-    return math.prod(int(d) for d in t.group(1).replace(" ", "").replace("\t", "").split("x") if d.strip())
+    return math.prod(int(d) for d in re.split(r"\s*x\s*", type_match.group(1).strip()) if d)
+
+
+class _DenseSizer:
+    """Elements of the `: tensor<AxBx...>` (or `: !alias` of one) after a dense literal."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.aliases: dict[str, int] | None = None
+
+    def __call__(self, pos: int) -> int:
+        if (t := _DENSE_TYPE.match(self.text, pos)) is not None:
+            return _elements(t)
+        if (a := _DENSE_ALIAS.match(self.text, pos)) is None:
+            return 0
+        if self.aliases is None:  # `!name = tensor<...>` definitions, found once
+            self.aliases = {
+                d.group(1): _elements(_DENSE_TYPE.match(self.text, d.end())) for d in _TYPE_ALIAS.finditer(self.text)
+            }
+        return self.aliases.get(a.group(1), 0)
 
 
 def check_input_limits(
@@ -163,6 +181,7 @@ def check_input_limits(
 
     depth = 0
     literals: list[tuple[int, int, bool]] = []  # (depth, start, is_dense)
+    dense_elements = _DenseSizer(text)
     for m in _SCAN.finditer(text):
         tok = m.group()
         c = tok[0]
@@ -194,7 +213,7 @@ def check_input_limits(
             _, start, is_dense = literals.pop()
             if m.end() - start > limits.max_literal_chars:
                 raise fail(start, f"literal of {m.end() - start} characters exceeds the limit of {limits.max_literal_chars}")
-            if is_dense and (n := _dense_elements(text, m.end())) > limits.max_dense_elements:
+            if is_dense and (n := dense_elements(m.end())) > limits.max_dense_elements:
                 raise fail(start, f"dense literal of {n} elements exceeds the limit of {limits.max_dense_elements}")
         depth = max(depth - 1, 0)
     for _, start, _ in literals:
@@ -283,6 +302,21 @@ class _GuardedParser(LocatingParser):
             raise
 
 
+# A chunk of a split file is parsed with this many blank lines in front at most,
+# so the locations the parser records are lines of the whole file. Further down
+# (a huge split file) padding would cost quadratic time: the chunk is parsed as
+# is and `Parsed.line_shift` says how much to add to its recorded lines.
+MAX_LINE_PADDING = 10_000
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed module and the number of lines to add to the locations recorded for its ops."""
+
+    module: ModuleOp
+    line_shift: int = 0
+
+
 def parse_source(
     text: str,
     filename: str,
@@ -290,31 +324,34 @@ def parse_source(
     *,
     line_offset: int = 0,
     limits: InputLimits = DEFAULT_LIMITS,
-) -> ModuleOp:
+) -> Parsed:
     """Parse one module, raising `DiagnosticError` (never anything else) for bad input.
 
     `line_offset` is the number of lines before `text` in the user's file (a
-    `--split-input-file` chunk), so every recorded location is a line of that file.
+    `--split-input-file` chunk); diagnostics name lines of that file.
     """
     check_input_limits(text, filename, limits, line_offset)
     if _is_blank(text):
-        return ModuleOp([])  # like mlir-opt; xDSL's parser refuses empty input
+        return Parsed(ModuleOp([]))  # like mlir-opt; xDSL's parser refuses empty input
+    pad = line_offset if line_offset <= MAX_LINE_PADDING else 0
+    shift = line_offset - pad
     parser: _GuardedParser | None = None
     try:
         # Constructing the parser already lexes the first token, which can fail.
-        parser = _GuardedParser(ctx, "\n" * line_offset + text, filename)
-        return parser.parse_module()
+        parser = _GuardedParser(ctx, "\n" * pad + text, filename)
+        return Parsed(parser.parse_module(), shift)
     except ParseError as e:
         message, pos = _explain_parse_error(e, ctx)
         content = e.span.input.content
         if isinstance(content, str):
-            line, col = _position_to_line_col(content, pos)
+            line, col = _position_to_line_col(content, pos, shift)
         else:
-            line, col = e.span.get_location()[1:]
+            loc = e.span.get_location()
+            line, col = loc.line + shift, loc.col
         raise DiagnosticError(Diagnostic(filename, line, col, message)) from None
     except (Exception, RecursionError) as e:
         # Attribute verifiers run while parsing (`#vit.param<"", [1]>`), int() refuses
-        # 5000-digit literals, ...: report them where the parser stood.
+        # 5000-digit literals, ...: report them at the op being parsed.
         line = col = None
         message = _parse_error_message(e)
         if parser is not None:
@@ -326,7 +363,7 @@ def parse_source(
                 else:
                     span = parser._current_token.span  # pyright: ignore[reportPrivateUsage]
                 loc = span.get_location()
-                line, col = loc.line, loc.col
+                line, col = loc.line + shift, loc.col
             except Exception:
                 pass
         raise DiagnosticError(Diagnostic(filename, line, col, message)) from None
@@ -337,10 +374,13 @@ def parse_source(
 # --------------------------------------------------------------------------
 
 
-def op_diagnostic(op: Operation, message: str, filename: str, severity: str = "error") -> Diagnostic:
+def op_diagnostic(
+    op: Operation, message: str, filename: str, severity: str = "error", line_shift: int = 0
+) -> Diagnostic:
     """A diagnostic about `op`: `file:line:col: error: '<op name>' <message>`.
 
     An op built by a pass has no recorded location; it borrows its nearest located ancestor's.
+    `line_shift` is `Parsed.line_shift` of the module the op was parsed in.
     """
     loc = None
     cur: Operation | None = op
@@ -349,7 +389,7 @@ def op_diagnostic(op: Operation, message: str, filename: str, severity: str = "e
     text = f"'{op.name}' {message}"
     if loc is None:
         return Diagnostic(filename, None, None, text, severity)
-    return Diagnostic(loc.file, loc.line, loc.column, text, severity)
+    return Diagnostic(loc.file, loc.line + line_shift, loc.column, text, severity)
 
 
 def _verify_blocks(op: Operation) -> None:
@@ -362,7 +402,7 @@ def _verify_blocks(op: Operation) -> None:
                 raise VerifyException("contains an empty block in a single-block region that expects a terminator")
 
 
-def verify_module(root: Operation, filename: str) -> None:
+def verify_module(root: Operation, filename: str, line_shift: int = 0) -> None:
     """Verify `root` and everything nested, op by op; raise `DiagnosticError` at the first failure."""
     for op in root.walk():
         try:
@@ -373,7 +413,7 @@ def verify_module(root: Operation, filename: str) -> None:
                 message = str(e)
             else:
                 message = f"verifier failed ({type(e).__name__}): {e}"
-            raise DiagnosticError(op_diagnostic(op, message, filename)) from None
+            raise DiagnosticError(op_diagnostic(op, message, filename, line_shift=line_shift)) from None
 
 
 # --------------------------------------------------------------------------

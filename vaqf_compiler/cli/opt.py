@@ -170,11 +170,12 @@ def split_chunks(text: str, split: bool) -> list[tuple[str, int]]:
     if not split:
         return [(text, 0)]
     chunks: list[tuple[str, int]] = []
-    start = 0
+    start = lines = 0
     for m in _SPLIT_LINE.finditer(text):
-        chunks.append((text[start : m.start()], text.count("\n", 0, start)))
+        chunks.append((text[start : m.start()], lines))
+        lines += text.count("\n", start, m.end())
         start = m.end()
-    chunks.append((text[start:], text.count("\n", 0, start)))
+    chunks.append((text[start:], lines))
     return chunks
 
 
@@ -192,9 +193,9 @@ class Options:
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
 
 
-def _pass_diagnostic(p: ModulePass, err: BaseException, module: ModuleOp, filename: str) -> Diagnostic:
+def _pass_diagnostic(p: ModulePass, err: BaseException, module: ModuleOp, filename: str, shift: int) -> Diagnostic:
     if isinstance(err, VaqfError):
-        return diagnostic_from_vaqf_error(err, filename)
+        return diagnostic_from_vaqf_error(err, filename, shift)
     if isinstance(err, DiagnosticException):
         message = f"pass '{p.name}' failed: {err}"
     elif isinstance(err, RecursionError):
@@ -204,24 +205,25 @@ def _pass_diagnostic(p: ModulePass, err: BaseException, module: ModuleOp, filena
     else:
         message = f"internal error in pass '{p.name}' ({type(err).__name__}): {err}"
     loc = location_of(module)
-    return Diagnostic(filename, loc.line if loc else None, loc.column if loc else None, message)
+    return Diagnostic(filename, loc.line + shift if loc else None, loc.column if loc else None, message)
 
 
 def process_chunk(text: str, line_offset: int, filename: str, ctx: Context, opts: Options) -> str:
     """Parse, verify, run the passes (verifying after each); the printed result. Raises DiagnosticError."""
-    module = parse_source(text, filename, ctx, line_offset=line_offset, limits=opts.limits)
-    verify_module(module, filename)
+    parsed = parse_source(text, filename, ctx, line_offset=line_offset, limits=opts.limits)
+    module, shift = parsed.module, parsed.line_shift
+    verify_module(module, filename, shift)
     for p in opts.passes:
         try:
             p.apply(ctx, module)
         except (Exception, RecursionError, ArgSpecParseError) as e:
             if _debug() and not isinstance(e, DiagnosticException | VaqfError):
                 raise
-            raise DiagnosticError(_pass_diagnostic(p, e, module, filename)) from None
+            raise DiagnosticError(_pass_diagnostic(p, e, module, filename, shift)) from None
         if opts.print_ir_after_each:
             opts.stderr.write(f"// -----// IR Dump After {p.name} //----- //\n")
             opts.stderr.write(print_ir(module, generic=opts.generic))
-        verify_module(module, filename)
+        verify_module(module, filename, shift)
     return print_ir(module, generic=opts.generic)
 
 
