@@ -86,12 +86,12 @@ class ParamAttr(ParametrizedAttribute):
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
         with parser.in_angle_brackets():
-            key = parser.parse_str_literal("parameter name")
+            key = parser.parse_str_literal(" as the parameter name")
             parser.parse_punctuation(",")
             dims = parser.parse_comma_separated_list(
                 parser.Delimiter.SQUARE,
                 lambda: parser.parse_integer(allow_boolean=False, allow_negative=False),
-                "parameter shape",
+                " in the parameter shape",
             )
         return [StringAttr(key), ArrayAttr([IntAttr(d) for d in dims])]
 
@@ -187,8 +187,8 @@ class PatchEmbedOp(VitOp):
     result = result_def(TensorType)
     weight = prop_def(ParamAttr)
     bias = opt_prop_def(ParamAttr)
-    stride = prop_def(DenseArrayBase)
-    padding = prop_def(DenseArrayBase)
+    stride = prop_def(DenseArrayBase.constr(i64))
+    padding = prop_def(DenseArrayBase.constr(i64))
     traits = traits_def(Pure())
     assembly_format = (
         "$input `weight` qualified($weight) (`bias` qualified($bias)^)? `stride` qualified($stride) `padding` qualified($padding)"
@@ -240,7 +240,7 @@ class PatchifyOp(VitOp):
     name = "vit.patchify"
     input = operand_def(TensorType)
     result = result_def(TensorType)
-    patch = prop_def(DenseArrayBase)
+    patch = prop_def(DenseArrayBase.constr(i64))
     traits = traits_def(Pure())
     assembly_format = "$input `patch` qualified($patch) attr-dict `:` type($input) `->` type($result)"
 
@@ -315,7 +315,7 @@ class LayerNormOp(VitOp):
     """Layer normalisation over the last axis, with optional affine parameters.
 
     `%y = vit.layer_norm %x weight #vit.param<"ln.weight", [192]> bias #vit.param<"ln.bias", [192]>
-          eps 1.000000e-06 : tensor<197x192xf32> -> tensor<197x192xf32>`
+          eps 1.000000e-06 : f64 : tensor<197x192xf32> -> tensor<197x192xf32>`
     """
 
     name = "vit.layer_norm"
@@ -347,7 +347,8 @@ class LayerNormOp(VitOp):
         for what, p in (("weight", self.weight), ("bias", self.bias)):
             if p is not None:
                 _expect(p.shape == (x[-1],), f"vit.layer_norm {what} must be [{x[-1]}], got {list(p.shape)}")
-        _expect(self.eps.value.data > 0, f"vit.layer_norm eps must be > 0, got {self.eps.value.data}")
+        eps = self.eps.value.data
+        _expect(math.isfinite(eps) and eps > 0, f"vit.layer_norm eps must be finite and > 0, got {eps}")
 
 
 @irdl_op_definition
@@ -427,7 +428,7 @@ class GeluOp(_UnaryOp):
 class ScaleOp(_UnaryOp):
     """Multiply by a constant (the 1/sqrt(d) of attention).
 
-    `%y = vit.scale %s by 1.250000e-01 : tensor<3x197x197xf32> -> tensor<3x197x197xf32>`
+    `%y = vit.scale %s by 1.250000e-01 : f64 : tensor<3x197x197xf32> -> tensor<3x197x197xf32>`
     """
 
     name = "vit.scale"

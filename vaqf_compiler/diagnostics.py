@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
@@ -31,6 +32,7 @@ from xdsl.utils.lexer import Span
 
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.ir import LocatingParser, location_of
+from vaqf_compiler.registry import make_registry_context
 
 MAX_MESSAGE_CHARS = 1000
 
@@ -83,19 +85,15 @@ class DiagnosticError(VaqfError):
 _LOC_PREFIX = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+)(?::\s*(?P<rest>.*))?$", re.S)
 
 
-def diagnostic_from_vaqf_error(err: VaqfError, filename: str, line_shift: int = 0) -> Diagnostic:
-    """Turn a `VaqfError` (e.g. raised by a pass with `where=describe(op)`) into a Diagnostic.
-
-    `line_shift` (`Parsed.line_shift`) is added to a line of `filename` named in `where`.
-    """
+def diagnostic_from_vaqf_error(err: VaqfError, filename: str) -> Diagnostic:
+    """Turn a `VaqfError` (e.g. raised by a pass with `where=describe(op)`) into a Diagnostic."""
     if isinstance(err, DiagnosticError):
         return err.diagnostic
     where = err.where
     if where and (m := _LOC_PREFIX.match(where)):
         rest = m.group("rest")
         message = f"{rest} {err.message}" if rest else err.message
-        line = int(m.group("line")) + (line_shift if m.group("file") == filename else 0)
-        return Diagnostic(m.group("file"), line, int(m.group("col")), message)
+        return Diagnostic(m.group("file"), int(m.group("line")), int(m.group("col")), message)
     message = f"{where}: {err.message}" if where else err.message
     return Diagnostic(filename, None, None, message)
 
@@ -302,21 +300,6 @@ class _GuardedParser(LocatingParser):
             raise
 
 
-# A chunk of a split file is parsed with this many blank lines in front at most,
-# so the locations the parser records are lines of the whole file. Further down
-# (a huge split file) padding would cost quadratic time: the chunk is parsed as
-# is and `Parsed.line_shift` says how much to add to its recorded lines.
-MAX_LINE_PADDING = 10_000
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A parsed module and the number of lines to add to the locations recorded for its ops."""
-
-    module: ModuleOp
-    line_shift: int = 0
-
-
 def parse_source(
     text: str,
     filename: str,
@@ -324,7 +307,7 @@ def parse_source(
     *,
     line_offset: int = 0,
     limits: InputLimits = DEFAULT_LIMITS,
-) -> Parsed:
+) -> ModuleOp:
     """Parse one module, raising `DiagnosticError` (never anything else) for bad input.
 
     `line_offset` is the number of lines before `text` in the user's file (a
@@ -332,14 +315,15 @@ def parse_source(
     """
     check_input_limits(text, filename, limits, line_offset)
     if _is_blank(text):
-        return Parsed(ModuleOp([]))  # like mlir-opt; xDSL's parser refuses empty input
-    pad = line_offset if line_offset <= MAX_LINE_PADDING else 0
-    shift = line_offset - pad
+        return ModuleOp([])  # like mlir-opt; xDSL's parser refuses empty input
+    # Ops record lines of the whole file (LocatingParser's line_offset); xDSL's own
+    # spans (parse errors) count from the chunk, so those get `shift` added.
+    shift = line_offset
     parser: _GuardedParser | None = None
     try:
         # Constructing the parser already lexes the first token, which can fail.
-        parser = _GuardedParser(ctx, "\n" * pad + text, filename)
-        return Parsed(parser.parse_module(), shift)
+        parser = _GuardedParser(ctx, text, filename, line_offset)
+        return parser.parse_module()
     except ParseError as e:
         message, pos = _explain_parse_error(e, ctx)
         content = e.span.input.content
@@ -374,13 +358,10 @@ def parse_source(
 # --------------------------------------------------------------------------
 
 
-def op_diagnostic(
-    op: Operation, message: str, filename: str, severity: str = "error", line_shift: int = 0
-) -> Diagnostic:
+def op_diagnostic(op: Operation, message: str, filename: str, severity: str = "error") -> Diagnostic:
     """A diagnostic about `op`: `file:line:col: error: '<op name>' <message>`.
 
     An op built by a pass has no recorded location; it borrows its nearest located ancestor's.
-    `line_shift` is `Parsed.line_shift` of the module the op was parsed in.
     """
     loc = None
     cur: Operation | None = op
@@ -389,7 +370,7 @@ def op_diagnostic(
     text = f"'{op.name}' {message}"
     if loc is None:
         return Diagnostic(filename, None, None, text, severity)
-    return Diagnostic(loc.file, loc.line + line_shift, loc.column, text, severity)
+    return Diagnostic(loc.file, loc.line, loc.column, text, severity)
 
 
 def _verify_blocks(op: Operation) -> None:
@@ -402,7 +383,7 @@ def _verify_blocks(op: Operation) -> None:
                 raise VerifyException("contains an empty block in a single-block region that expects a terminator")
 
 
-def verify_module(root: Operation, filename: str, line_shift: int = 0) -> None:
+def verify_module(root: Operation, filename: str) -> None:
     """Verify `root` and everything nested, op by op; raise `DiagnosticError` at the first failure."""
     for op in root.walk():
         try:
@@ -413,7 +394,20 @@ def verify_module(root: Operation, filename: str, line_shift: int = 0) -> None:
                 message = str(e)
             else:
                 message = f"verifier failed ({type(e).__name__}): {e}"
-            raise DiagnosticError(op_diagnostic(op, message, filename, line_shift=line_shift)) from None
+            raise DiagnosticError(op_diagnostic(op, message, filename)) from None
+
+
+def read_ir_file(path: Path) -> ModuleOp:
+    """Read, parse and verify a user's IR file (for `vaqf` subcommands); errors are one line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise VaqfError(f"IR file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise VaqfError(f"cannot read IR file {path}: {e}") from None
+    module = parse_source(text, str(path), make_registry_context())
+    verify_module(module, str(path))
+    return module
 
 
 # --------------------------------------------------------------------------

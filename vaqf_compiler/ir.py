@@ -8,19 +8,19 @@ can name the op and its place in the user's file.
 
 from __future__ import annotations
 
+import bisect
 import io
+import re
 import weakref
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.arith import Arith
-from xdsl.dialects.builtin import Builtin, ModuleOp
-from xdsl.dialects.func import Func
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 
-from vaqf_compiler.dialects.vit import Vit
+from vaqf_compiler.registry import make_registry_context
 
 
 @dataclass(frozen=True)
@@ -37,21 +37,29 @@ _LOCATIONS: weakref.WeakKeyDictionary[Operation, SourceLoc] = weakref.WeakKeyDic
 
 
 def make_context() -> Context:
-    """A context with our dialects and the few upstream ones we use (builtin, func, arith)."""
-    ctx = Context()
-    for dialect in (Builtin, Func, Arith, Vit):
-        ctx.load_dialect(dialect)
-    return ctx
+    """A context with our dialects and the few upstream ones we use (see `registry`)."""
+    return make_registry_context()
 
 
 class LocatingParser(Parser):
-    """A Parser that remembers where each op began."""
+    """A Parser that remembers where each op began.
+
+    `line_offset` is the number of lines before `text` in the user's file (a
+    chunk of a `--split-input-file` input), so recorded lines are the file's.
+    """
+
+    def __init__(self, ctx: Context, text: str, name: str = "<stdin>", line_offset: int = 0):
+        super().__init__(ctx, text, name)
+        self._name = name
+        self._line_offset = line_offset
+        # Start offsets of the lines, computed once: a location is a bisect, not a rescan.
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def parse_operation(self) -> Operation:
-        start = self._current_token.span
+        pos = self._current_token.span.start
         op = super().parse_operation()
-        loc = start.get_location()
-        _LOCATIONS[op] = SourceLoc(loc.file, loc.line, loc.col)
+        line = bisect.bisect_right(self._line_starts, pos)
+        _LOCATIONS[op] = SourceLoc(self._name, line + self._line_offset, pos - self._line_starts[line - 1] + 1)
         return op
 
 
@@ -66,9 +74,10 @@ def describe(op: Operation) -> str:
     return f"{loc}: '{op.name}'" if loc else f"'{op.name}'"
 
 
-def parse_ir(text: str, filename: str = "<stdin>", ctx: Context | None = None) -> ModuleOp:
-    """Parse one module; raises xDSL's ParseError for malformed text."""
-    return LocatingParser(ctx or make_context(), text, filename).parse_module()
+def parse_ir(text: str, filename: str = "<stdin>", ctx: Context | None = None, line_offset: int = 0) -> ModuleOp:
+    """Parse one module of trusted text (our own output); user input goes through
+    `vaqf_compiler.diagnostics.parse_source`, which caps hostile input."""
+    return LocatingParser(ctx or make_context(), text, filename, line_offset).parse_module()
 
 
 def print_ir(op: Operation, *, generic: bool = False) -> str:

@@ -193,9 +193,9 @@ class Options:
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
 
 
-def _pass_diagnostic(p: ModulePass, err: BaseException, module: ModuleOp, filename: str, shift: int) -> Diagnostic:
+def _pass_diagnostic(p: ModulePass, err: BaseException, module: ModuleOp, filename: str) -> Diagnostic:
     if isinstance(err, VaqfError):
-        return diagnostic_from_vaqf_error(err, filename, shift)
+        return diagnostic_from_vaqf_error(err, filename)
     if isinstance(err, DiagnosticException):
         message = f"pass '{p.name}' failed: {err}"
     elif isinstance(err, RecursionError):
@@ -205,25 +205,24 @@ def _pass_diagnostic(p: ModulePass, err: BaseException, module: ModuleOp, filena
     else:
         message = f"internal error in pass '{p.name}' ({type(err).__name__}): {err}"
     loc = location_of(module)
-    return Diagnostic(filename, loc.line + shift if loc else None, loc.column if loc else None, message)
+    return Diagnostic(filename, loc.line if loc else None, loc.column if loc else None, message)
 
 
 def process_chunk(text: str, line_offset: int, filename: str, ctx: Context, opts: Options) -> str:
     """Parse, verify, run the passes (verifying after each); the printed result. Raises DiagnosticError."""
-    parsed = parse_source(text, filename, ctx, line_offset=line_offset, limits=opts.limits)
-    module, shift = parsed.module, parsed.line_shift
-    verify_module(module, filename, shift)
+    module = parse_source(text, filename, ctx, line_offset=line_offset, limits=opts.limits)
+    verify_module(module, filename)
     for p in opts.passes:
         try:
             p.apply(ctx, module)
         except (Exception, RecursionError, ArgSpecParseError) as e:
             if _debug() and not isinstance(e, DiagnosticException | VaqfError):
                 raise
-            raise DiagnosticError(_pass_diagnostic(p, e, module, filename, shift)) from None
+            raise DiagnosticError(_pass_diagnostic(p, e, module, filename)) from None
         if opts.print_ir_after_each:
             opts.stderr.write(f"// -----// IR Dump After {p.name} //----- //\n")
             opts.stderr.write(print_ir(module, generic=opts.generic))
-        verify_module(module, filename, shift)
+        verify_module(module, filename)
     return print_ir(module, generic=opts.generic)
 
 

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.utils.exceptions import ParseError, VerifyException
 
+from vaqf_compiler.diagnostics import read_ir_file
 from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.fsutil import write_atomically
 from vaqf_compiler.interp import Interpreter
-from vaqf_compiler.ir import describe, parse_ir
 from vaqf_compiler.params import load_params
 
 DESCRIPTION = """\
@@ -56,41 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def read_module(path: Path) -> ModuleOp:
-    """Parse and verify a user's IR file; every failure is a one-line VaqfError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise VaqfError(f"IR file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise VaqfError(f"cannot read IR file {path}: {e}") from None
-    try:
-        module = parse_ir(text, str(path))
-    except ParseError as e:
-        # xDSL prints the source line and a caret below the location; keep the location and message.
-        # (Minimal on purpose: could share vaqf-opt's diagnostics once that module settles.)
-        loc = e.span.get_location()
-        msg = " ".join(e.msg.split())
-        raise VaqfError(msg, where=f"{loc.file}:{loc.line}:{loc.col}") from None
-    try:
-        module.verify()
-    except VerifyException as e:
-        raise VaqfError(f"invalid IR: {_one_line(e)}", where=_failing_op(module) or str(path)) from None
-    return module
-
-
 def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
-
-
-def _failing_op(module: ModuleOp) -> str | None:
-    """Name the innermost op whose own verifier fails (module.verify() does not say which)."""
-    for op in module.walk():
-        try:
-            op.verify(verify_nested_ops=False)
-        except VerifyException:
-            return describe(op)
-    return None
 
 
 def read_input(path: Path) -> np.ndarray:
@@ -112,7 +78,7 @@ def read_input(path: Path) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    module = read_module(args.ir)
+    module = read_ir_file(args.ir)
     x = read_input(args.input)
     interp = Interpreter(module, load_params(module, args.ir))
     want = interp.input_shape
@@ -133,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     out = logits if batch else logits[0]
     if args.output is not None:
         try:
-            with open(args.output, "wb") as f:  # np.save(path) would append .npy to other names
-                np.save(f, out)
+            # np.save(path) would append .npy to other names; write to the file object.
+            write_atomically(args.output, lambda f: np.save(f, out))
         except OSError as e:
             raise VaqfError(f"cannot write {args.output}: {_one_line(e)}") from None
 
