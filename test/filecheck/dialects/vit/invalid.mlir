@@ -276,9 +276,25 @@ func.func @layer_norm_bias(%x: tensor<17x48xf32>) -> tensor<17x48xf32> {
 // -----
 
 func.func @layer_norm_eps(%x: tensor<17x48xf32>) -> tensor<17x48xf32> {
-  // expected-error @+1 {{vit.layer_norm eps must be > 0, got 0.0}}
+  // expected-error @+1 {{vit.layer_norm eps must be finite and > 0, got 0.0}}
   %y = vit.layer_norm %x eps 0.0 : f64 : tensor<17x48xf32> -> tensor<17x48xf32>
   func.return %y : tensor<17x48xf32>
+}
+
+// -----
+
+func.func @layer_norm_eps_inf(%x: tensor<17x48xf32>) -> tensor<17x48xf32> {
+  // expected-error @+1 {{vit.layer_norm eps must be finite and > 0, got inf}}
+  %y = vit.layer_norm %x eps 0x7FF0000000000000 : f64 : tensor<17x48xf32> -> tensor<17x48xf32>
+  func.return %y : tensor<17x48xf32>
+}
+
+// -----
+
+func.func @patchify_float_patch(%img: tensor<3x32x32xf32>) -> tensor<16x192xf32> {
+  // expected-error @+1 {{i64}}
+  %p = vit.patchify %img patch array<f32: 8.0, 8.0> : tensor<3x32x32xf32> -> tensor<16x192xf32>
+  func.return %p : tensor<16x192xf32>
 }
 
 // -----
