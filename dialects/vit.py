@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from enum import StrEnum
 from typing import ClassVar
 
 from xdsl.dialects.builtin import (
@@ -36,7 +37,15 @@ from xdsl.dialects.builtin import (
     f32,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, SSAValue
+from xdsl.dialects.utils import EnumAttribute
+from xdsl.ir import (
+    Attribute,
+    Dialect,
+    Operation,
+    ParametrizedAttribute,
+    SpacedOpaqueSyntaxAttribute,
+    SSAValue,
+)
 from xdsl.irdl import (
     VarConstraint,
     base,
@@ -107,6 +116,114 @@ class ParamAttr(ParametrizedAttribute):
             raise VerifyException(f"#vit.param<{self.key!r}>: dimensions must be > 0, got {list(self.shape)}")
 
 
+class NumberKind(StrEnum):
+    """How a tensor's elements are stored on the accelerator."""
+
+    BINARY = "binary"  # ±1 weights, one bit each, with a per-channel scale α
+    INT = "int"  # signed k-bit codes of a quantized activation
+    UINT = "uint"  # unsigned k-bit codes (attention probabilities)
+    FIXED = "fixed"  # 16-bit fixed point: the unquantized path
+    FLOAT = "float"  # host floating point
+
+
+@irdl_attr_definition
+class FormatAttr(ParametrizedAttribute):
+    """A storage format: `#vit.format<int 8>`, `#vit.format<fixed 16>`, `#vit.format<binary 1>`."""
+
+    name = "vit.format"
+
+    kind: StringAttr
+    bits: IntAttr
+
+    def __init__(self, kind: NumberKind | str, bits: int):
+        super().__init__(StringAttr(str(NumberKind(kind))), IntAttr(bits))
+
+    @property
+    def number_kind(self) -> NumberKind:
+        return NumberKind(self.kind.data)
+
+    @property
+    def quantized(self) -> bool:
+        return self.number_kind in (NumberKind.BINARY, NumberKind.INT, NumberKind.UINT)
+
+    @staticmethod
+    def parse_body(parser: AttrParser) -> tuple[StringAttr, IntAttr]:
+        kind = parser.parse_identifier(" (binary, int, uint, fixed or float)")
+        bits = parser.parse_integer(allow_boolean=False, allow_negative=False, context_msg=" (bit width)")
+        return StringAttr(kind), IntAttr(bits)
+
+    def body(self) -> str:
+        return f"{self.kind.data} {self.bits.data}"
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        with parser.in_angle_brackets():
+            return list(cls.parse_body(parser))
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(f"<{self.body()}>")
+
+    def verify(self) -> None:
+        kinds = [str(k) for k in NumberKind]
+        if self.kind.data not in kinds:
+            raise VerifyException(f"#vit.format: unknown kind {self.kind.data!r}; expected one of {', '.join(kinds)}")
+        bits, kind = self.bits.data, NumberKind(self.kind.data)
+        if kind == NumberKind.BINARY and bits != 1:
+            raise VerifyException(f"#vit.format: binary values have 1 bit, got {bits}")
+        if not 1 <= bits <= 32:
+            raise VerifyException(f"#vit.format: bit width must be in 1..32, got {bits}")
+
+
+@irdl_attr_definition
+class QuantAttr(ParametrizedAttribute):
+    """How a compute op multiplies: formats of its weights (`w`) and its input activations (`x`).
+
+    `#vit.quant<w = binary 1, x = int 8>` is a quantized layer (binary weights, 8-bit
+    activations; its MACs are additions/subtractions in LUTs); `#vit.quant<w = fixed 16,
+    x = fixed 16>` an unquantized one (16-bit fixed point on DSPs). For `vit.matmul`,
+    `w` is the format of the second operand (K or V).
+    """
+
+    name = "vit.quant"
+
+    weights: FormatAttr
+    inputs: FormatAttr
+
+    def __init__(self, weights: FormatAttr, inputs: FormatAttr):
+        super().__init__(weights, inputs)
+
+    @property
+    def quantized(self) -> bool:
+        return self.weights.quantized and self.inputs.quantized
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        with parser.in_angle_brackets():
+            parser.parse_keyword("w")
+            parser.parse_punctuation("=")
+            w = FormatAttr(*(a.data for a in FormatAttr.parse_body(parser)))
+            parser.parse_punctuation(",")
+            parser.parse_keyword("x")
+            parser.parse_punctuation("=")
+            x = FormatAttr(*(a.data for a in FormatAttr.parse_body(parser)))
+        return [w, x]
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(f"<w = {self.weights.body()}, x = {self.inputs.body()}>")
+
+
+class Placement(StrEnum):
+    HOST = "host"
+    ACCEL = "accel"
+
+
+@irdl_attr_definition
+class PlaceAttr(EnumAttribute[Placement], SpacedOpaqueSyntaxAttribute):
+    """Where an op runs: `#vit<place host>` (the board's CPU) or `#vit<place accel>` (the FPGA)."""
+
+    name = "vit.place"
+
+
 # --------------------------------------------------------------------------
 # Helpers shared by the verifiers
 # --------------------------------------------------------------------------
@@ -148,6 +265,33 @@ def _f64(value: float) -> FloatAttr:
     return FloatAttr(value, Float64Type())
 
 
+def verify_fully_connected(
+    name: str, input: SSAValue, result: SSAValue, weight: ParamAttr, bias: ParamAttr | None
+) -> None:
+    """y = x W^T + b over the last axis, W [out, in...] flattened row-major to [out, in]."""
+    x = _shape(input, f"{name} input", (1, 2))
+    y = _shape(result, f"{name} result", (1, 2))
+    ws = weight.shape
+    _expect(len(ws) >= 2, f"{name} weight must be [out, in...], got {list(ws)}")
+    in_features = math.prod(ws[1:])
+    _expect(x[-1] == in_features, f"{name}: input has {x[-1]} features but weight {list(ws)} expects {in_features}")
+    _expect(y == x[:-1] + (ws[0],), f"{name} result must be {list(x[:-1] + (ws[0],))}, got {list(y)}")
+    if bias is not None:
+        _expect(bias.shape == (ws[0],), f"{name} bias must be [{ws[0]}], got {list(bias.shape)}")
+
+
+def verify_head_matmul(name: str, lhs: SSAValue, rhs: SSAValue, result: SSAValue, transpose_b: bool) -> int:
+    """[H, N, K] x [H, K, M] (or [H, M, K] with transpose_b) -> [H, N, M]; returns H."""
+    h, n, k = _shape(lhs, f"{name} lhs", 3)
+    b = _shape(rhs, f"{name} rhs", 3)
+    r = _shape(result, f"{name} result", 3)
+    bh, bk, bm = (b[0], b[2], b[1]) if transpose_b else b
+    _expect(bh == h, f"{name}: lhs has {h} heads but rhs has {bh}")
+    _expect(bk == k, f"{name}: contraction sizes differ (lhs {k}, rhs {bk})")
+    _expect(r == (h, n, bm), f"{name} result must be {[h, n, bm]}, got {list(r)}")
+    return h
+
+
 def _props(**props: Attribute | None) -> dict[str, Attribute]:
     """An op's properties, leaving out optional ones given as None."""
     return {k: v for k, v in props.items() if v is not None}
@@ -158,8 +302,16 @@ def tensor(*shape: int) -> TensorType:
     return TensorType(f32, list(shape))
 
 
+# Decisions of the passes, optional on every op: the storage format of the result
+# (`mark-quantization`) and where the op runs (`partition-host-accel`).
+ANNOTATIONS = "(`out` qualified($out)^)? (`on` $place^)?"
+
+
 class VitOp(IRDLOperation):
-    """Base of the dialect's ops: lists the parameters an op references."""
+    """Base of the dialect's ops: the pass annotations, and the parameters an op references."""
+
+    out = opt_prop_def(FormatAttr)
+    place = opt_prop_def(PlaceAttr)
 
     def params(self) -> Iterator[ParamAttr]:
         for attr in self.properties.values():
@@ -187,12 +339,13 @@ class PatchEmbedOp(VitOp):
     result = result_def(TensorType)
     weight = prop_def(ParamAttr)
     bias = opt_prop_def(ParamAttr)
+    quant = opt_prop_def(QuantAttr)
     stride = prop_def(DenseArrayBase.constr(i64))
     padding = prop_def(DenseArrayBase.constr(i64))
     traits = traits_def(Pure())
     assembly_format = (
         "$input `weight` qualified($weight) (`bias` qualified($bias)^)? `stride` qualified($stride) `padding` qualified($padding)"
-        " attr-dict `:` type($input) `->` type($result)"
+        " (`quant` qualified($quant)^)? " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
     )
 
     def __init__(
@@ -212,49 +365,52 @@ class PatchEmbedOp(VitOp):
         return self.weight.shape[2], self.weight.shape[3]
 
     def verify_(self) -> None:
-        c, h, w = _shape(self.input, "vit.patch_embed input", 3)
-        n, d = _shape(self.result, "vit.patch_embed result", 2)
+        c, h, w = _shape(self.input, f"{self.name} input", 3)
+        n, d = _shape(self.result, f"{self.name} result", 2)
         ws = self.weight.shape
-        _expect(len(ws) == 4, f"vit.patch_embed weight must be [out, in, kh, kw], got {list(ws)}")
-        _expect(ws[1] == c, f"vit.patch_embed weight has {ws[1]} input channels but the image has {c}")
-        _expect(ws[0] == d, f"vit.patch_embed weight has {ws[0]} output channels but the result has {d}")
+        _expect(len(ws) == 4, f"{self.name} weight must be [out, in, kh, kw], got {list(ws)}")
+        _expect(ws[1] == c, f"{self.name} weight has {ws[1]} input channels but the image has {c}")
+        _expect(ws[0] == d, f"{self.name} weight has {ws[0]} output channels but the result has {d}")
         if self.bias is not None:
-            _expect(self.bias.shape == (d,), f"vit.patch_embed bias must be [{d}], got {list(self.bias.shape)}")
-        sh, sw = _pair(self.stride, "vit.patch_embed stride")
-        ph, pw = _pair(self.padding, "vit.patch_embed padding")
-        _expect(sh > 0 and sw > 0, "vit.patch_embed stride must be > 0")
-        _expect(ph >= 0 and pw >= 0, "vit.patch_embed padding must be >= 0")
+            _expect(self.bias.shape == (d,), f"{self.name} bias must be [{d}], got {list(self.bias.shape)}")
+        sh, sw = _pair(self.stride, f"{self.name} stride")
+        ph, pw = _pair(self.padding, f"{self.name} padding")
+        _expect(sh > 0 and sw > 0, f"{self.name} stride must be > 0")
+        _expect(ph >= 0 and pw >= 0, f"{self.name} padding must be >= 0")
         kh, kw = ws[2], ws[3]
         oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-        _expect(oh > 0 and ow > 0, f"vit.patch_embed kernel {kh}x{kw} is larger than the padded image {h}x{w}")
-        _expect(n == oh * ow, f"vit.patch_embed produces {oh}x{ow}={oh * ow} patches but the result has {n} tokens")
+        _expect(oh > 0 and ow > 0, f"{self.name} kernel {kh}x{kw} is larger than the padded image {h}x{w}")
+        _expect(n == oh * ow, f"{self.name} produces {oh}x{ow}={oh * ow} patches but the result has {n} tokens")
 
 
-@irdl_op_definition
-class PatchifyOp(VitOp):
+class PatchifyBase(VitOp):
     """Cut the image into non-overlapping patches, each flattened in (channel, row, col) order.
 
     `%p = vit.patchify %img patch array<i64: 16, 16> : tensor<3x224x224xf32> -> tensor<196x768xf32>`
     """
 
-    name = "vit.patchify"
     input = operand_def(TensorType)
     result = result_def(TensorType)
     patch = prop_def(DenseArrayBase.constr(i64))
     traits = traits_def(Pure())
-    assembly_format = "$input `patch` qualified($patch) attr-dict `:` type($input) `->` type($result)"
+    assembly_format = "$input `patch` qualified($patch) " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
 
     def __init__(self, input: SSAValue | Operation, patch: Sequence[int], result_type: Attribute):
         super().__init__(operands=[input], result_types=[result_type], properties={"patch": _i64_pair(patch)})
 
     def verify_(self) -> None:
-        c, h, w = _shape(self.input, "vit.patchify input", 3)
-        n, k = _shape(self.result, "vit.patchify result", 2)
-        ph, pw = _pair(self.patch, "vit.patchify patch")
-        _expect(ph > 0 and pw > 0, "vit.patchify patch must be > 0")
-        _expect(h % ph == 0 and w % pw == 0, f"vit.patchify: image {h}x{w} is not a multiple of patch {ph}x{pw}")
+        c, h, w = _shape(self.input, f"{self.name} input", 3)
+        n, k = _shape(self.result, f"{self.name} result", 2)
+        ph, pw = _pair(self.patch, f"{self.name} patch")
+        _expect(ph > 0 and pw > 0, f"{self.name} patch must be > 0")
+        _expect(h % ph == 0 and w % pw == 0, f"{self.name}: image {h}x{w} is not a multiple of patch {ph}x{pw}")
         want = ((h // ph) * (w // pw), c * ph * pw)
-        _expect((n, k) == want, f"vit.patchify result must be {want[0]}x{want[1]}, got {n}x{k}")
+        _expect((n, k) == want, f"{self.name} result must be {want[0]}x{want[1]}, got {n}x{k}")
+
+
+@irdl_op_definition
+class PatchifyOp(PatchifyBase):
+    name = "vit.patchify"
 
 
 @irdl_op_definition
@@ -273,9 +429,12 @@ class LinearOp(VitOp):
     result = result_def(TensorType)
     weight = prop_def(ParamAttr)
     bias = opt_prop_def(ParamAttr)
+    quant = opt_prop_def(QuantAttr)
     traits = traits_def(Pure())
     assembly_format = (
-        "$input `weight` qualified($weight) (`bias` qualified($bias)^)? attr-dict"
+        "$input `weight` qualified($weight) (`bias` qualified($bias)^)? (`quant` qualified($quant)^)? "
+        + ANNOTATIONS
+        + " attr-dict"
         " `:` type($input) `->` type($result)"
     )
 
@@ -294,31 +453,16 @@ class LinearOp(VitOp):
         return self.weight.shape[0]
 
     def verify_(self) -> None:
-        x = _shape(self.input, "vit.linear input", (1, 2))
-        y = _shape(self.result, "vit.linear result", (1, 2))
-        ws = self.weight.shape
-        _expect(len(ws) >= 2, f"vit.linear weight must be [out, in...], got {list(ws)}")
-        _expect(
-            x[-1] == self.in_features,
-            f"vit.linear: input has {x[-1]} features but weight {list(ws)} expects {self.in_features}",
-        )
-        _expect(
-            y == x[:-1] + (ws[0],),
-            f"vit.linear result must be {list(x[:-1] + (ws[0],))}, got {list(y)}",
-        )
-        if self.bias is not None:
-            _expect(self.bias.shape == (ws[0],), f"vit.linear bias must be [{ws[0]}], got {list(self.bias.shape)}")
+        verify_fully_connected(self.name, self.input, self.result, self.weight, self.bias)
 
 
-@irdl_op_definition
-class LayerNormOp(VitOp):
+class LayerNormBase(VitOp):
     """Layer normalisation over the last axis, with optional affine parameters.
 
     `%y = vit.layer_norm %x weight #vit.param<"ln.weight", [192]> bias #vit.param<"ln.bias", [192]>
           eps 1.000000e-06 : f64 : tensor<197x192xf32> -> tensor<197x192xf32>`
     """
 
-    name = "vit.layer_norm"
     input = operand_def(TensorType)
     result = result_def(TensorType)
     weight = opt_prop_def(ParamAttr)
@@ -326,7 +470,7 @@ class LayerNormOp(VitOp):
     eps = prop_def(FloatAttr)
     traits = traits_def(Pure())
     assembly_format = (
-        "$input (`weight` qualified($weight)^)? (`bias` qualified($bias)^)? `eps` $eps attr-dict"
+        "$input (`weight` qualified($weight)^)? (`bias` qualified($bias)^)? `eps` $eps " + ANNOTATIONS + " attr-dict"
         " `:` type($input) `->` type($result)"
     )
 
@@ -342,13 +486,18 @@ class LayerNormOp(VitOp):
         super().__init__(operands=[input], result_types=[result_type], properties=props)
 
     def verify_(self) -> None:
-        x = _shape(self.input, "vit.layer_norm input", (1, 2))
-        _expect(self.result.type == self.input.type, "vit.layer_norm result type must equal its input type")
+        x = _shape(self.input, f"{self.name} input", (1, 2))
+        _expect(self.result.type == self.input.type, f"{self.name} result type must equal its input type")
         for what, p in (("weight", self.weight), ("bias", self.bias)):
             if p is not None:
-                _expect(p.shape == (x[-1],), f"vit.layer_norm {what} must be [{x[-1]}], got {list(p.shape)}")
+                _expect(p.shape == (x[-1],), f"{self.name} {what} must be [{x[-1]}], got {list(p.shape)}")
         eps = self.eps.value.data
-        _expect(math.isfinite(eps) and eps > 0, f"vit.layer_norm eps must be finite and > 0, got {eps}")
+        _expect(math.isfinite(eps) and eps > 0, f"{self.name} eps must be finite and > 0, got {eps}")
+
+
+@irdl_op_definition
+class LayerNormOp(LayerNormBase):
+    name = "vit.layer_norm"
 
 
 @irdl_op_definition
@@ -363,9 +512,10 @@ class MatmulOp(VitOp):
     rhs = operand_def(TensorType)
     result = result_def(TensorType)
     transpose_b = opt_prop_def(UnitAttr)
+    quant = opt_prop_def(QuantAttr)
     traits = traits_def(Pure())
     assembly_format = (
-        "$lhs `,` $rhs (`transpose_b` $transpose_b^)? attr-dict"
+        "$lhs `,` $rhs (`transpose_b` $transpose_b^)? (`quant` qualified($quant)^)? " + ANNOTATIONS + " attr-dict"
         " `:` `(` type($lhs) `,` type($rhs) `)` `->` type($result)"
     )
 
@@ -376,13 +526,7 @@ class MatmulOp(VitOp):
         super().__init__(operands=[lhs, rhs], result_types=[result_type], properties=props)
 
     def verify_(self) -> None:
-        h, n, k = _shape(self.lhs, "vit.matmul lhs", 3)
-        b = _shape(self.rhs, "vit.matmul rhs", 3)
-        r = _shape(self.result, "vit.matmul result", 3)
-        bh, bk, bm = (b[0], b[2], b[1]) if self.transpose_b is not None else b
-        _expect(bh == h, f"vit.matmul: lhs has {h} heads but rhs has {bh}")
-        _expect(bk == k, f"vit.matmul: contraction sizes differ (lhs {k}, rhs {bk})")
-        _expect(r == (h, n, bm), f"vit.matmul result must be {[h, n, bm]}, got {list(r)}")
+        verify_head_matmul(self.name, self.lhs, self.rhs, self.result, self.transpose_b is not None)
 
 
 class _UnaryOp(VitOp):
@@ -397,27 +541,28 @@ class _UnaryOp(VitOp):
         _expect(self.result.type == self.input.type, f"{self.name} result type must equal its input type")
 
 
-@irdl_op_definition
-class SoftmaxOp(_UnaryOp):
+class SoftmaxBase(_UnaryOp):
     """Softmax over the last axis.  `%p = vit.softmax %s : tensor<3x197x197xf32> -> tensor<3x197x197xf32>`"""
 
-    name = "vit.softmax"
-    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+    assembly_format = "$input " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
 
     def __init__(self, input: SSAValue | Operation):
         super().__init__(operands=[input], result_types=[SSAValue.get(input).type])
 
 
 @irdl_op_definition
-class GeluOp(_UnaryOp):
+class SoftmaxOp(SoftmaxBase):
+    name = "vit.softmax"
+
+
+class GeluBase(_UnaryOp):
     """GELU, exact (erf) or with the `tanh` approximation.
 
     `%g = vit.gelu %h : tensor<197x768xf32> -> tensor<197x768xf32>`
     """
 
-    name = "vit.gelu"
     tanh = opt_prop_def(UnitAttr)
-    assembly_format = "$input (`tanh` $tanh^)? attr-dict `:` type($input) `->` type($result)"
+    assembly_format = "$input (`tanh` $tanh^)? " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
 
     def __init__(self, input: SSAValue | Operation, tanh: bool = False):
         props = _props(tanh=UnitAttr() if tanh else None)
@@ -425,15 +570,18 @@ class GeluOp(_UnaryOp):
 
 
 @irdl_op_definition
-class ScaleOp(_UnaryOp):
+class GeluOp(GeluBase):
+    name = "vit.gelu"
+
+
+class ScaleBase(_UnaryOp):
     """Multiply by a constant (the 1/sqrt(d) of attention).
 
     `%y = vit.scale %s by 1.250000e-01 : f64 : tensor<3x197x197xf32> -> tensor<3x197x197xf32>`
     """
 
-    name = "vit.scale"
     factor = prop_def(FloatAttr)
-    assembly_format = "$input `by` $factor attr-dict `:` type($input) `->` type($result)"
+    assembly_format = "$input `by` $factor " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
 
     def __init__(self, input: SSAValue | Operation, factor: float):
         super().__init__(
@@ -442,100 +590,112 @@ class ScaleOp(_UnaryOp):
 
     def verify_(self) -> None:
         super().verify_()
-        _expect(math.isfinite(self.factor.value.data), "vit.scale factor must be finite")
+        _expect(math.isfinite(self.factor.value.data), f"{self.name} factor must be finite")
 
 
 @irdl_op_definition
-class AddOp(VitOp):
+class ScaleOp(ScaleBase):
+    name = "vit.scale"
+
+
+class AddBase(VitOp):
     """Residual addition of two activations of the same type.
 
     `%y = vit.add %a, %b : tensor<197x192xf32>`
     """
 
-    name = "vit.add"
     T: ClassVar = VarConstraint("T", base(TensorType))
     lhs = operand_def(T)
     rhs = operand_def(T)
     result = result_def(T)
     traits = traits_def(Pure())
-    assembly_format = "$lhs `,` $rhs attr-dict `:` type($result)"
+    assembly_format = "$lhs `,` $rhs " + ANNOTATIONS + " attr-dict `:` type($result)"
 
     def __init__(self, lhs: SSAValue | Operation, rhs: SSAValue | Operation):
         super().__init__(operands=[lhs, rhs], result_types=[SSAValue.get(lhs).type])
 
     def verify_(self) -> None:
-        _shape(self.lhs, "vit.add lhs", (1, 2, 3))
+        _shape(self.lhs, f"{self.name} lhs", (1, 2, 3))
         _expect(
             self.lhs.type == self.rhs.type == self.result.type,
-            f"vit.add operands and result must have one type, got {self.lhs.type}, {self.rhs.type}"
+            f"{self.name} operands and result must have one type, got {self.lhs.type}, {self.rhs.type}"
             f" -> {self.result.type}",
         )
 
 
 @irdl_op_definition
-class ClsConcatOp(VitOp):
+class AddOp(AddBase):
+    name = "vit.add"
+
+
+class ClsConcatBase(VitOp):
     """Prepend learned tokens (CLS, and DeiT's distillation token) to the patch tokens.
 
     `%t = vit.cls_concat %x tokens [#vit.param<"cls_token", [1, 1, 192]>]
           : tensor<196x192xf32> -> tensor<197x192xf32>`
     """
 
-    name = "vit.cls_concat"
     input = operand_def(TensorType)
     result = result_def(TensorType)
     tokens = prop_def(ArrayAttr[ParamAttr])
     traits = traits_def(Pure())
-    assembly_format = "$input `tokens` $tokens attr-dict `:` type($input) `->` type($result)"
+    assembly_format = "$input `tokens` $tokens " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
 
     def __init__(self, input: SSAValue | Operation, tokens: Sequence[ParamAttr], result_type: Attribute):
         super().__init__(operands=[input], result_types=[result_type], properties={"tokens": ArrayAttr(tokens)})
 
     def verify_(self) -> None:
-        n, d = _shape(self.input, "vit.cls_concat input", 2)
-        r = _shape(self.result, "vit.cls_concat result", 2)
-        _expect(len(self.tokens.data) > 0, "vit.cls_concat needs at least one token")
+        n, d = _shape(self.input, f"{self.name} input", 2)
+        r = _shape(self.result, f"{self.name} result", 2)
+        _expect(len(self.tokens.data) > 0, f"{self.name} needs at least one token")
         for tok in self.tokens.data:
-            _expect(tok.numel == d, f"vit.cls_concat token {tok.key!r} has {tok.numel} values, expected {d}")
+            _expect(tok.numel == d, f"{self.name} token {tok.key!r} has {tok.numel} values, expected {d}")
         k = len(self.tokens.data)
-        _expect(r == (n + k, d), f"vit.cls_concat result must be {[n + k, d]}, got {list(r)}")
+        _expect(r == (n + k, d), f"{self.name} result must be {[n + k, d]}, got {list(r)}")
 
 
 @irdl_op_definition
-class PosEmbedAddOp(VitOp):
+class ClsConcatOp(ClsConcatBase):
+    name = "vit.cls_concat"
+
+
+class PosEmbedAddBase(VitOp):
     """Add the learned position embedding.
 
     `%y = vit.pos_embed_add %x pos #vit.param<"pos_embed", [1, 197, 192]> : tensor<197x192xf32>`
     """
 
-    name = "vit.pos_embed_add"
     T: ClassVar = VarConstraint("T", base(TensorType))
     input = operand_def(T)
     result = result_def(T)
     pos = prop_def(ParamAttr)
     traits = traits_def(Pure())
-    assembly_format = "$input `pos` qualified($pos) attr-dict `:` type($result)"
+    assembly_format = "$input `pos` qualified($pos) " + ANNOTATIONS + " attr-dict `:` type($result)"
 
     def __init__(self, input: SSAValue | Operation, pos: ParamAttr):
         super().__init__(operands=[input], result_types=[SSAValue.get(input).type], properties={"pos": pos})
 
     def verify_(self) -> None:
-        n, d = _shape(self.input, "vit.pos_embed_add input", 2)
-        _expect(self.result.type == self.input.type, "vit.pos_embed_add result type must equal its input type")
+        n, d = _shape(self.input, f"{self.name} input", 2)
+        _expect(self.result.type == self.input.type, f"{self.name} result type must equal its input type")
         _expect(
             self.pos.numel == n * d,
-            f"vit.pos_embed_add: embedding {self.pos.key!r} {list(self.pos.shape)} does not cover {n}x{d} tokens",
+            f"{self.name}: embedding {self.pos.key!r} {list(self.pos.shape)} does not cover {n}x{d} tokens",
         )
 
 
 @irdl_op_definition
-class SplitHeadsOp(VitOp):
+class PosEmbedAddOp(PosEmbedAddBase):
+    name = "vit.pos_embed_add"
+
+
+class SplitHeadsBase(VitOp):
     """Take part `part` of `parts` equal slices of the features and split it into heads.
 
     For a fused QKV projection, Q is part 0 of 3; for a separate projection, part 0 of 1.
     `%q = vit.split_heads %qkv heads 3 part 0 of 3 : tensor<197x576xf32> -> tensor<3x197x64xf32>`
     """
 
-    name = "vit.split_heads"
     input = operand_def(TensorType)
     result = result_def(TensorType)
     heads = prop_def(IntegerAttr[I64])
@@ -543,7 +703,7 @@ class SplitHeadsOp(VitOp):
     parts = prop_def(IntegerAttr[I64])
     traits = traits_def(Pure())
     assembly_format = (
-        "$input `heads` $heads `part` $part `of` $parts attr-dict `:` type($input) `->` type($result)"
+        "$input `heads` $heads `part` $part `of` $parts " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
     )
 
     def __init__(self, input: SSAValue | Operation, heads: int, part: int, parts: int, result_type: Attribute):
@@ -558,61 +718,72 @@ class SplitHeadsOp(VitOp):
         )
 
     def verify_(self) -> None:
-        n, f = _shape(self.input, "vit.split_heads input", 2)
-        r = _shape(self.result, "vit.split_heads result", 3)
+        n, f = _shape(self.input, f"{self.name} input", 2)
+        r = _shape(self.result, f"{self.name} result", 3)
         h, p, ps = self.heads.value.data, self.part.value.data, self.parts.value.data
-        _expect(h > 0, f"vit.split_heads heads must be > 0, got {h}")
-        _expect(ps > 0 and 0 <= p < ps, f"vit.split_heads part {p} of {ps} is out of range")
-        _expect(f % (ps * h) == 0, f"vit.split_heads: {f} features do not split into {ps} parts of {h} heads")
+        _expect(h > 0, f"{self.name} heads must be > 0, got {h}")
+        _expect(ps > 0 and 0 <= p < ps, f"{self.name} part {p} of {ps} is out of range")
+        _expect(f % (ps * h) == 0, f"{self.name}: {f} features do not split into {ps} parts of {h} heads")
         want = (h, n, f // (ps * h))
-        _expect(r == want, f"vit.split_heads result must be {list(want)}, got {list(r)}")
+        _expect(r == want, f"{self.name} result must be {list(want)}, got {list(r)}")
 
 
 @irdl_op_definition
-class MergeHeadsOp(VitOp):
+class SplitHeadsOp(SplitHeadsBase):
+    name = "vit.split_heads"
+
+
+class MergeHeadsBase(VitOp):
     """Concatenate the heads back into features: [H, N, d] -> [N, H*d].
 
     `%y = vit.merge_heads %o : tensor<3x197x64xf32> -> tensor<197x192xf32>`
     """
 
-    name = "vit.merge_heads"
     input = operand_def(TensorType)
     result = result_def(TensorType)
     traits = traits_def(Pure())
-    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+    assembly_format = "$input " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
 
     def __init__(self, input: SSAValue | Operation, result_type: Attribute):
         super().__init__(operands=[input], result_types=[result_type])
 
     def verify_(self) -> None:
-        h, n, d = _shape(self.input, "vit.merge_heads input", 3)
-        r = _shape(self.result, "vit.merge_heads result", 2)
-        _expect(r == (n, h * d), f"vit.merge_heads result must be {[n, h * d]}, got {list(r)}")
+        h, n, d = _shape(self.input, f"{self.name} input", 3)
+        r = _shape(self.result, f"{self.name} result", 2)
+        _expect(r == (n, h * d), f"{self.name} result must be {[n, h * d]}, got {list(r)}")
 
 
 @irdl_op_definition
-class SelectTokenOp(VitOp):
+class MergeHeadsOp(MergeHeadsBase):
+    name = "vit.merge_heads"
+
+
+class SelectTokenBase(VitOp):
     """Pick one token (the CLS token for classification): [N, D] -> [D].
 
     `%c = vit.select_token %x index 0 : tensor<197x192xf32> -> tensor<192xf32>`
     """
 
-    name = "vit.select_token"
     input = operand_def(TensorType)
     result = result_def(TensorType)
     index = prop_def(IntegerAttr[I64])
     traits = traits_def(Pure())
-    assembly_format = "$input `index` $index attr-dict `:` type($input) `->` type($result)"
+    assembly_format = "$input `index` $index " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
 
     def __init__(self, input: SSAValue | Operation, index: int, result_type: Attribute):
         super().__init__(operands=[input], result_types=[result_type], properties={"index": IntegerAttr(index, i64)})
 
     def verify_(self) -> None:
-        n, d = _shape(self.input, "vit.select_token input", 2)
-        r = _shape(self.result, "vit.select_token result", 1)
+        n, d = _shape(self.input, f"{self.name} input", 2)
+        r = _shape(self.result, f"{self.name} result", 1)
         i = self.index.value.data
-        _expect(0 <= i < n, f"vit.select_token index {i} is out of range for {n} tokens")
-        _expect(r == (d,), f"vit.select_token result must be [{d}], got {list(r)}")
+        _expect(0 <= i < n, f"{self.name} index {i} is out of range for {n} tokens")
+        _expect(r == (d,), f"{self.name} result must be [{d}], got {list(r)}")
+
+
+@irdl_op_definition
+class SelectTokenOp(SelectTokenBase):
+    name = "vit.select_token"
 
 
 VIT_OPS: tuple[type[VitOp], ...] = (
@@ -636,4 +807,4 @@ VIT_OPS: tuple[type[VitOp], ...] = (
 WEIGHTS_ATTR = "vit.weights"
 WEIGHTS_SHA256_ATTR = "vit.weights_sha256"
 
-Vit = Dialect("vit", list(VIT_OPS), [ParamAttr])
+Vit = Dialect("vit", list(VIT_OPS), [ParamAttr, FormatAttr, QuantAttr, PlaceAttr])

@@ -38,6 +38,7 @@ UPSTREAM_DIALECTS: dict[str, Callable[[], Dialect]] = {
 # Our own dialects.
 DIALECTS: dict[str, Callable[[], Dialect]] = {
     "vit": lambda: _load("vaqf_compiler.dialects.vit", "Vit"),
+    "accel": lambda: _load("vaqf_compiler.dialects.accel", "Accel"),
 }
 
 # Passes by their `name`. xDSL's generic clean-ups are exposed under their own names.

@@ -177,7 +177,7 @@ def test_help_has_an_example(capsys):
         ("vit.bogus\n", ":1:1: error: unknown operation 'vit.bogus'"),
         (
             "func.func @f() {\n  linalg.yield\n}\n",
-            ":2:3: error: unknown dialect 'linalg' in operation 'linalg.yield' (registered dialects: arith, builtin, func, vit)",
+            ":2:3: error: unknown dialect 'linalg' in operation 'linalg.yield' (registered dialects: accel, arith, builtin, func, vit)",
         ),
         ("func.func @f(%x: !tosa.t) {\n  func.return\n}\n", ":1:18: error: unknown dialect 'tosa' in attribute or type 'tosa.t'"),
         ("func.func @f(\n", ":2:1: error: Expected argument or type"),

@@ -5,7 +5,7 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
   %y = linalg.softmax %x : tensor<4xf32> -> tensor<4xf32>
   func.return %y : tensor<4xf32>
 }
-// CHECK: unknown-dialect.mlir:5:8: error: unknown dialect 'linalg' in operation 'linalg.softmax' (registered dialects: arith, builtin, func, vit)
+// CHECK: unknown-dialect.mlir:5:8: error: unknown dialect 'linalg' in operation 'linalg.softmax' (registered dialects: accel, arith, builtin, func, vit)
 
 // -----
 
@@ -24,5 +24,5 @@ func.func @g(%x: !hls.stream<f32>) {
 func.func @h() attributes {q = #accel.tiling<tm = 1>} {
   func.return
 }
-// CHECK-NEXT: unknown-dialect.mlir:24:32: error: unknown dialect 'accel' in attribute or type 'accel.tiling' (registered dialects: arith, builtin, func, vit){{$}}
+// CHECK-NEXT: unknown-dialect.mlir:24:32: error: unknown dialect 'accel' in attribute or type 'accel.tiling' (registered dialects: accel, arith, builtin, func, vit){{$}}
 // CHECK-NOT: {{.}}
