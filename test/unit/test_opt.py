@@ -542,7 +542,7 @@ def test_registry_factories_load():
     for name, factory in registry.PASSES.items():
         assert factory().name == name
     ctx = registry.make_registry_context()
-    assert sorted(ctx.registered_dialect_names) == ["arith", "builtin", "func", "vit"]
+    assert sorted(ctx.registered_dialect_names) == ["accel", "arith", "builtin", "func", "vit"]
 
 
 def test_module_with_every_vit_op_runs_through_the_generic_passes(capsys):

@@ -21,8 +21,8 @@ func.func @g(%x: !hls.stream<f32>) {
 
 // -----
 
-func.func @h() attributes {q = #accel.tiling<tm = 1>} {
+func.func @h() attributes {q = #tosa.tiling<tm = 1>} {
   func.return
 }
-// CHECK-NEXT: unknown-dialect.mlir:24:32: error: unknown dialect 'accel' in attribute or type 'accel.tiling' (registered dialects: accel, arith, builtin, func, vit){{$}}
+// CHECK-NEXT: unknown-dialect.mlir:24:32: error: unknown dialect 'tosa' in attribute or type 'tosa.tiling' (registered dialects: accel, arith, builtin, func, vit){{$}}
 // CHECK-NOT: {{.}}
