@@ -46,6 +46,11 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "canonicalize": lambda: _load("xdsl.transforms.canonicalize", "CanonicalizePass"),
     "cse": lambda: _load("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
     "dce": lambda: _load("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
+    "fold-patch-embed": lambda: _load("vaqf_compiler.passes.fold_patch_embed", "FoldPatchEmbedPass"),
+    "mark-quantization": lambda: _load("vaqf_compiler.passes.mark_quantization", "MarkQuantizationPass"),
+    "partition-host-accel": lambda: _load("vaqf_compiler.passes.partition_host_accel", "PartitionHostAccelPass"),
+    "lower-to-accel": lambda: _load("vaqf_compiler.passes.lower_to_accel", "LowerToAccelPass"),
+    "vaqf-pipeline": lambda: _load("vaqf_compiler.passes.vaqf_pipeline", "VaqfPipelinePass"),
 }
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from xdsl.dialects.builtin import DenseArrayBase
 
-from vaqf_compiler.dialects import vit
+from vaqf_compiler.dialects import accel, vit
 from vaqf_compiler.interp.base import Context, HandlerTable, handles
 
 FLOAT_OPS: HandlerTable = {}
@@ -167,3 +167,21 @@ def merge_heads(op: vit.MergeHeadsOp, args: Sequence[np.ndarray], ctx: Context) 
 def select_token(op: vit.SelectTokenOp, args: Sequence[np.ndarray], ctx: Context) -> np.ndarray:
     (x,) = args
     return x[op.index.value.data]
+
+
+# ----- the accel dialect: the same meaning on the accelerator's terms -----
+
+for _accel_op, _vit_op in accel.MIRRORED.items():
+    FLOAT_OPS[_accel_op] = FLOAT_OPS[_vit_op]
+
+
+@handles(FLOAT_OPS, accel.LoadOp, accel.StoreOp)
+def transfer(op: accel.LoadOp | accel.StoreOp, args: Sequence[np.ndarray], ctx: Context) -> np.ndarray:
+    return args[0]  # moving data between DDR and tiles does not change its value in float
+
+
+@handles(FLOAT_OPS, accel.EngineOp)
+def engine(op: accel.EngineOp, args: Sequence[np.ndarray], ctx: Context) -> np.ndarray:
+    if op.is_attention:
+        return matmul(op, args, ctx)
+    return linear(op, args, ctx)
