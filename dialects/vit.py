@@ -27,6 +27,7 @@ from xdsl.dialects.builtin import (
     I64,
     ArrayAttr,
     DenseArrayBase,
+    FloatData,
     Float64Type,
     FloatAttr,
     IntAttr,
@@ -128,15 +129,23 @@ class NumberKind(StrEnum):
 
 @irdl_attr_definition
 class FormatAttr(ParametrizedAttribute):
-    """A storage format: `#vit.format<int 8>`, `#vit.format<fixed 16>`, `#vit.format<binary 1>`."""
+    """A storage format, with the real value of one code step once calibrated.
+
+    `#vit.format<int 8>` (k-bit signed codes), `#vit.format<int 8 scale 0.0423>`
+    (value = code × 0.0423), `#vit.format<fixed 16 scale 0.0009765625>` (16-bit fixed
+    point, 10 fractional bits), `#vit.format<uint 8>` (probabilities: value = code / 255),
+    `#vit.format<binary 1>` (±1 weights). `docs/quantization.md` gives the arithmetic.
+    """
 
     name = "vit.format"
 
     kind: StringAttr
     bits: IntAttr
+    scale: ArrayAttr[FloatData]  # empty until calibrated, else [step]
 
-    def __init__(self, kind: NumberKind | str, bits: int):
-        super().__init__(StringAttr(str(NumberKind(kind))), IntAttr(bits))
+    def __init__(self, kind: NumberKind | str, bits: int, scale: float | None = None):
+        steps = [] if scale is None else [FloatData(float(scale))]
+        super().__init__(StringAttr(str(NumberKind(kind))), IntAttr(bits), ArrayAttr(steps))
 
     @property
     def number_kind(self) -> NumberKind:
@@ -146,14 +155,36 @@ class FormatAttr(ParametrizedAttribute):
     def quantized(self) -> bool:
         return self.number_kind in (NumberKind.BINARY, NumberKind.INT, NumberKind.UINT)
 
+    @property
+    def step(self) -> float | None:
+        """The real value of one code, or None before calibration."""
+        return self.scale.data[0].data if self.scale.data else None
+
+    def with_step(self, step: float) -> FormatAttr:
+        return FormatAttr(self.number_kind, self.bits.data, step)
+
+    @property
+    def code_range(self) -> tuple[int, int]:
+        """The smallest and largest code."""
+        k, kind = self.bits.data, self.number_kind
+        if kind == NumberKind.UINT:
+            return 0, (1 << k) - 1
+        if kind == NumberKind.BINARY or k == 1:
+            return -1, 1
+        return -(1 << (k - 1)), (1 << (k - 1)) - 1
+
     @staticmethod
-    def parse_body(parser: AttrParser) -> tuple[StringAttr, IntAttr]:
+    def parse_body(parser: AttrParser) -> tuple[StringAttr, IntAttr, ArrayAttr[FloatData]]:
         kind = parser.parse_identifier(" (binary, int, uint, fixed or float)")
         bits = parser.parse_integer(allow_boolean=False, allow_negative=False, context_msg=" (bit width)")
-        return StringAttr(kind), IntAttr(bits)
+        steps: list[FloatData] = []
+        if parser.parse_optional_keyword("scale") is not None:
+            steps.append(FloatData(parser.parse_float()))
+        return StringAttr(kind), IntAttr(bits), ArrayAttr(steps)
 
     def body(self) -> str:
-        return f"{self.kind.data} {self.bits.data}"
+        text = f"{self.kind.data} {self.bits.data}"
+        return text if self.step is None else f"{text} scale {self.step!r}"
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
@@ -172,6 +203,11 @@ class FormatAttr(ParametrizedAttribute):
             raise VerifyException(f"#vit.format: binary values have 1 bit, got {bits}")
         if not 1 <= bits <= 32:
             raise VerifyException(f"#vit.format: bit width must be in 1..32, got {bits}")
+        if len(self.scale.data) > 1:
+            raise VerifyException("#vit.format: one scale at most")
+        step = self.step
+        if step is not None and not (math.isfinite(step) and step > 0):
+            raise VerifyException(f"#vit.format: scale must be finite and > 0, got {step}")
 
 
 @irdl_attr_definition
@@ -201,11 +237,11 @@ class QuantAttr(ParametrizedAttribute):
         with parser.in_angle_brackets():
             parser.parse_keyword("w")
             parser.parse_punctuation("=")
-            w = FormatAttr(*(a.data for a in FormatAttr.parse_body(parser)))
+            w = FormatAttr.new(list(FormatAttr.parse_body(parser)))
             parser.parse_punctuation(",")
             parser.parse_keyword("x")
             parser.parse_punctuation("=")
-            x = FormatAttr(*(a.data for a in FormatAttr.parse_body(parser)))
+            x = FormatAttr.new(list(FormatAttr.parse_body(parser)))
         return [w, x]
 
     def print_parameters(self, printer: Printer) -> None:
