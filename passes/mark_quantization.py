@@ -11,7 +11,8 @@ Each compute op gets `quant` (weight and input formats). Every op gets `out`,
 the format its result is stored in: k-bit codes when all its consumers read
 quantized inputs (`uint` for softmax probabilities, `int` otherwise), 16-bit
 fixed point when any consumer is unquantized. `wbits=16 abits=16` marks the
-unquantized baseline (everything 16-bit).
+unquantized baseline (everything 16-bit). Running it again with the same bits
+keeps the scales calibration set; other bits drop them.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class MarkQuantizationPass(ModulePass):
         for node in graph.nodes:
             if isinstance(node, func.ReturnOp):
                 continue
-            node.properties["out"] = out[node]
+            node.properties["out"] = _keep_scale(node.properties.get("out"), out[node])
             if isinstance(node, vit.LinearOp | vit.PatchEmbedOp):
                 inside = node in encoder
                 node.properties["quant"] = QuantAttr(binary, codes) if inside else QuantAttr(FIXED16, FIXED16)
@@ -122,6 +123,13 @@ class MarkQuantizationPass(ModulePass):
         if isinstance(user, LAYOUT_OPS):
             return out[user].quantized
         return False
+
+
+def _keep_scale(old: object, new: FormatAttr) -> FormatAttr:
+    """Re-marking with the same format keeps a calibrated scale; another format drops it."""
+    if isinstance(old, FormatAttr) and old.step is not None and old.body().split(" scale")[0] == new.body():
+        return old
+    return new
 
 
 def _producer_format(value, out: dict[Operation, FormatAttr]) -> FormatAttr:

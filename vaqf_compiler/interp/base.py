@@ -23,7 +23,11 @@ class Context(Protocol):
     """What a handler may ask the interpreter for."""
 
     def param(self, op: Operation, attr: ParamAttr) -> np.ndarray:
-        """The parameter named by `attr`, in the mode's working dtype, with its declared shape."""
+        """The parameter named by `attr` as float64, with its declared shape."""
+        ...
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per `key` for this run (derived constants such as integer weights)."""
         ...
 
 

@@ -20,22 +20,50 @@ verify it first. Parameters are checked for presence and shape on first use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.ir import Operation, SSAValue
 
+from vaqf_compiler import fixedpoint
 from vaqf_compiler.dialects.vit import ParamAttr
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.interp.base import HandlerTable
 from vaqf_compiler.interp.float_ops import FLOAT_OPS
+from vaqf_compiler.interp.int_ops import INT_OPS, format_of, step_of
 from vaqf_compiler.ir import describe
 
 # mode name -> (handler table, working dtype). An integer path adds its entry here.
-MODES: dict[str, tuple[HandlerTable, type[np.generic]]] = {
-    "float": (FLOAT_OPS, np.float64),
+@dataclass(frozen=True)
+class Mode:
+    """How one interpreter mode runs: its handlers, how the image enters, how the result leaves."""
+
+    handlers: HandlerTable
+    encode: Callable[[func.FuncOp, np.ndarray], np.ndarray]
+    decode: Callable[[SSAValue, np.ndarray], np.ndarray]
+
+
+def _encode_int(function: func.FuncOp, image: np.ndarray) -> np.ndarray:
+    arg = function.body.block.args[0]
+    fmt = format_of(arg)
+    lo, hi = fmt.code_range
+    return fixedpoint.quantize(image, step_of(fmt, function), lo, hi)
+
+
+def _decode_int(value: SSAValue, codes: np.ndarray) -> np.ndarray:
+    fmt = format_of(value)
+    return (codes.astype(np.float64) * step_of(fmt, value.owner)).astype(np.float32)
+
+
+MODES: dict[str, Mode] = {
+    # float64 inside, float32 out.
+    "float": Mode(FLOAT_OPS, lambda f, image: image.astype(np.float64), lambda v, y: np.asarray(y, np.float32)),
+    # int64 codes inside (docs/quantization.md); the image is quantized on entry, the result dequantized.
+    "int": Mode(INT_OPS, _encode_int, _decode_int),
 }
 
 
@@ -85,11 +113,19 @@ class Interpreter:
         if mode not in MODES:
             raise VaqfError(f"unknown interpreter mode {mode!r}; known: {', '.join(MODES)}")
         self.mode = mode
-        self.handlers, self.dtype = MODES[mode]
+        self.handlers = MODES[mode].handlers
+        self._modes = MODES[mode]
         self.function = entry_function(module)
         self.input_shape = input_shape(self.function)
         self._params = params
         self._cache: dict[str, np.ndarray] = {}
+        self._derived: dict[Any, Any] = {}
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per key for this interpreter (integer constants, tables)."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
     def param(self, op: Operation, attr: ParamAttr) -> np.ndarray:
         cached = self._cache.get(attr.key)
@@ -103,11 +139,11 @@ class Interpreter:
                 f"parameter {attr.key!r} has shape {list(value.shape)} but the IR declares {list(attr.shape)}",
                 where=describe(op),
             )
-        value = value.astype(self.dtype)
+        value = value.astype(np.float64)
         self._cache[attr.key] = value
         return value
 
-    def run(self, image: np.ndarray) -> np.ndarray:
+    def run(self, image: np.ndarray, observe: Callable[[Operation, np.ndarray], None] | None = None) -> np.ndarray:
         """One image [C, H, W] -> the function's result (logits), as float32."""
         image = np.asarray(image)
         if image.shape != self.input_shape:
@@ -115,7 +151,8 @@ class Interpreter:
                 f"input has shape {list(image.shape)} but the function expects {list(self.input_shape)}",
                 where=describe(self.function),
             )
-        env: dict[SSAValue, np.ndarray] = {self.function.body.block.args[0]: image.astype(self.dtype)}
+        arg = self.function.body.block.args[0]
+        env: dict[SSAValue, np.ndarray] = {arg: self._modes.encode(self.function, image)}
         for op in self.function.body.block.ops:
             if isinstance(op, func.ReturnOp):
                 if len(op.arguments) != 1:
@@ -123,7 +160,7 @@ class Interpreter:
                         f"the function must return one value (the logits), it returns {len(op.arguments)}",
                         where=describe(op),
                     )
-                return np.asarray(env[op.arguments[0]], dtype=np.float32)
+                return self._modes.decode(op.arguments[0], env[op.arguments[0]])
             handler = self.handlers.get(type(op))
             if handler is None:
                 raise VaqfError(f"the {self.mode} interpreter does not support this op", where=describe(op))
@@ -132,6 +169,8 @@ class Interpreter:
             if want is not None and result.shape != want:  # a handler bug, not a user error
                 raise AssertionError(f"{describe(op)}: computed shape {result.shape}, IR says {want}")
             env[op.results[0]] = result
+            if observe is not None:
+                observe(op, result)
         raise VaqfError("the function has no func.return", where=describe(self.function))
 
 
