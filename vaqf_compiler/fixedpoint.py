@@ -43,11 +43,15 @@ def round_shift(x: np.ndarray, shift: int) -> np.ndarray:
     return (x + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
 
 
-def saturate(codes: np.ndarray, lo: int, hi: int, binary: bool = False) -> np.ndarray:
-    """Clamp to [lo, hi]; a 1-bit signed format keeps only the sign (+1 for >= 0)."""
+def to_codes(scaled: np.ndarray, shift: int, lo: int, hi: int, binary: bool = False) -> np.ndarray:
+    """Codes from integers `scaled` = value / step * 2**shift: round half up and saturate.
+
+    A 1-bit signed format takes the sign of the unrounded value (+1 for >= 0), as
+    the training quantizer does.
+    """
     if binary:
-        return np.where(codes >= 0, np.int64(1), np.int64(-1))
-    return np.clip(codes, lo, hi)
+        return np.where(scaled >= 0, np.int64(1), np.int64(-1))
+    return np.clip(round_shift(scaled, shift), lo, hi)
 
 
 def check_exact(bound: float, what: str, bits: int = FLOAT64_EXACT_BITS) -> None:
@@ -63,8 +67,11 @@ def int_matmul(a: np.ndarray, b: np.ndarray, bound: float, what: str) -> np.ndar
 
 def quantize(x: np.ndarray, step: float, lo: int, hi: int, binary: bool = False) -> np.ndarray:
     """Real values to codes: floor(x / step + 1/2), saturated (compile time / host input)."""
-    codes = np.floor(np.asarray(x, dtype=np.float64) / step + 0.5)
-    return saturate(np.clip(codes, -(2.0**62), 2.0**62).astype(np.int64), lo, hi, binary)
+    x = np.asarray(x, dtype=np.float64)
+    if binary:
+        return np.where(x >= 0, np.int64(1), np.int64(-1))
+    codes = np.floor(x / step + 0.5)
+    return np.clip(np.clip(codes, -(2.0**62), 2.0**62).astype(np.int64), lo, hi)
 
 
 # --------------------------------------------------------------------------
@@ -74,7 +81,7 @@ def quantize(x: np.ndarray, step: float, lo: int, hi: int, binary: bool = False)
 
 @dataclass(frozen=True)
 class Requant:
-    """codes_out = saturate(round_shift(acc * multiplier + offset, shift)).
+    """codes_out = to_codes(acc * multiplier + offset, shift).
 
     `multiplier` and `offset` broadcast over the last axis (per output channel)
     or are scalars; `shift` is one per layer.
@@ -84,8 +91,11 @@ class Requant:
     offset: np.ndarray
     shift: int
 
-    def __call__(self, acc: np.ndarray) -> np.ndarray:
-        return round_shift(acc * self.multiplier + self.offset, self.shift)
+    def scaled(self, acc: np.ndarray) -> np.ndarray:
+        return acc * self.multiplier + self.offset
+
+    def __call__(self, acc: np.ndarray, lo: int, hi: int, binary: bool = False) -> np.ndarray:
+        return to_codes(self.scaled(acc), self.shift, lo, hi, binary)
 
 
 def requant_constants(ratio: np.ndarray | float, acc_bound: float, offset: np.ndarray | float = 0.0) -> Requant:
@@ -198,8 +208,9 @@ def layer_norm_constants(gamma: np.ndarray | None, beta: np.ndarray | None, eps:
     return LayerNormConstants(g_codes, b_codes, eps_codes)
 
 
-def layer_norm_codes(codes: np.ndarray, c: LayerNormConstants, in_bits: int) -> np.ndarray:
-    """Integer layer norm over the last axis (before saturation).
+def layer_norm_codes(codes: np.ndarray, c: LayerNormConstants, in_bits: int, lo: int, hi: int,
+                     binary: bool = False) -> np.ndarray:
+    """Integer layer norm over the last axis, to codes in [lo, hi].
 
     With D features, S1 = Σq, S2 = Σq², V = D·S2 − S1² + eps: n_i = D·q_i − S1 and
     n_i / sqrt(V) = (q_i − mean) / sqrt(var + eps). Per row, r = isqrt(2**(2K) // V)
@@ -220,5 +231,5 @@ def layer_norm_codes(codes: np.ndarray, c: LayerNormConstants, in_bits: int) -> 
         r = math.isqrt((1 << (2 * k)) // v)
         n = dim * rows[t] - s1[t]
         w = round_shift(n * np.int64(r), k - LN_NORM_FRAC)
-        out[t] = round_shift(w * c.gamma + c.beta, LN_NORM_FRAC + LN_AFFINE_FRAC)
+        out[t] = to_codes(w * c.gamma + c.beta, LN_NORM_FRAC + LN_AFFINE_FRAC, lo, hi, binary)
     return out.reshape(codes.shape)

@@ -11,7 +11,7 @@ import numpy as np
 from vaqf_compiler.diagnostics import read_ir_file
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_atomically
-from vaqf_compiler.interp import Interpreter
+from vaqf_compiler.interp import MODES, Interpreter
 from vaqf_compiler.params import load_params
 
 DESCRIPTION = """\
@@ -29,8 +29,9 @@ input:
 output (-o):
   a float32 .npy of logits, [classes] for one image or [N, classes] for a batch.
 
-example:
+examples:
   vaqf run deit_tiny.mlir --input images.npy -o logits.npy
+  vaqf run deit_tiny_w1a8.mlir --input images.npy --mode int   # integer golden model
 """
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -52,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--input", "-i", metavar="X.npy", type=Path, required=True, help="image [C,H,W] or batch [N,C,H,W]"
     )
     p.add_argument("-o", "--output", metavar="LOGITS.npy", type=Path, help="where to write the logits (.npy)")
+    p.add_argument(
+        "--mode",
+        choices=sorted(MODES),
+        default="float",
+        help="float: the model in float64 (default); int: the exact integer arithmetic of the accelerator"
+        " (needs a quantized, calibrated module: see `vaqf quantize`)",
+    )
     p.set_defaults(func=run)
 
 
@@ -80,7 +88,7 @@ def read_input(path: Path) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     module = read_ir_file(args.ir)
     x = read_input(args.input)
-    interp = Interpreter(module, load_params(module, args.ir))
+    interp = Interpreter(module, load_params(module, args.ir), args.mode)
     want = interp.input_shape
     dims = ", ".join(map(str, want))
     if x.shape == want:

@@ -35,14 +35,14 @@ def format_of(value: SSAValue) -> FormatAttr:
     owner = value.owner
     fmt = None
     if isinstance(owner, Operation):
-        fmt = getattr(owner, "out", None) or getattr(owner, "format", None)
+        fmt, site = getattr(owner, "out", None) or getattr(owner, "format", None), owner
     else:
-        fn = owner.parent_op()
-        if isinstance(fn, func.FuncOp):
-            fmt = fn.attributes.get(INPUT_FORMAT_ATTR)
+        site = owner.parent_op()
+        if isinstance(site, func.FuncOp):
+            fmt = site.attributes.get(INPUT_FORMAT_ATTR)
     if not isinstance(fmt, FormatAttr):
-        where = describe(owner) if isinstance(owner, Operation) else None
-        raise VaqfError("no storage format: run mark-quantization (vaqf quantize) first", where=where)
+        where = describe(site) if site is not None else None
+        raise VaqfError("no storage format: quantize and calibrate the model first (vaqf quantize)", where=where)
     return fmt
 
 
@@ -65,8 +65,7 @@ def _range(fmt: FormatAttr) -> tuple[int, int, bool]:
 
 
 def _finish(op: Operation, acc: np.ndarray, requant: fx.Requant) -> np.ndarray:
-    lo, hi, binary = _range(out_format(op))
-    return fx.saturate(requant(acc), lo, hi, binary)
+    return requant(acc, *_range(out_format(op)))
 
 
 def _max_code(fmt: FormatAttr) -> int:
@@ -167,8 +166,7 @@ def _rescale(op: Operation, inputs: Sequence[tuple[np.ndarray, SSAValue]], ctx: 
     requants = ctx.cached(("rescale", id(op)), constants)
     total = sum(codes * rq.multiplier for (codes, _), rq in zip(inputs, requants, strict=True))
     total = total + requants[0].offset
-    lo, hi, binary = _range(out_format(op))
-    return fx.saturate(fx.round_shift(total, requants[0].shift), lo, hi, binary)
+    return fx.to_codes(total, requants[0].shift, *_range(out_format(op)))
 
 
 @handles(INT_OPS, vit.AddOp, accel.AddOp)
@@ -213,8 +211,7 @@ def layer_norm(op: vit.LayerNormBase, args: Sequence[np.ndarray], ctx: Context) 
         return fx.layer_norm_constants(gamma, beta, op.eps.value.data, dim, step_of(in_fmt, op), step_of(y_fmt, op))
 
     c = ctx.cached(("ln", id(op)), constants)
-    lo, hi, binary = _range(y_fmt)
-    return fx.saturate(fx.layer_norm_codes(x, c, in_fmt.bits.data), lo, hi, binary)
+    return fx.layer_norm_codes(x, c, in_fmt.bits.data, *_range(y_fmt))
 
 
 @handles(INT_OPS, vit.SoftmaxOp, accel.SoftmaxOp)
@@ -225,8 +222,8 @@ def softmax(op: vit.SoftmaxBase, args: Sequence[np.ndarray], ctx: Context) -> np
     if abs(levels - round(levels)) > 1e-9 * levels:
         raise VaqfError(f"softmax output scale {y_fmt.step} is not 1/integer", where=describe(op))
     table = ctx.cached(("exp", id(op)), lambda: fx.exp_table(step_of(format_of(op.input), op)))
-    lo, hi, binary = _range(y_fmt)
-    return fx.saturate(fx.softmax_codes(x, table, int(round(levels))), lo, hi, binary)
+    lo, hi, _ = _range(y_fmt)
+    return np.clip(fx.softmax_codes(x, table, int(round(levels))), lo, hi)
 
 
 @handles(INT_OPS, vit.GeluOp, accel.GeluOp)

@@ -1,0 +1,131 @@
+"""The integer golden model: exact, deterministic, the same on vit and accel IR, faithful at 16 bits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from xdsl.context import Context
+
+from vaqf_compiler.calibrate import calibrate
+from vaqf_compiler.cli.main import main
+from vaqf_compiler.dialects import accel, vit
+from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.frontend.load import export_module
+from vaqf_compiler.frontend.torch_import import ImportedModel, import_program
+from vaqf_compiler.interp import Interpreter, run_function
+from vaqf_compiler.ir import parse_ir, print_ir
+from vaqf_compiler.models.deit import build_deit
+from vaqf_compiler.passes.fold_patch_embed import FoldPatchEmbedPass
+from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
+from vaqf_compiler.passes.vaqf_pipeline import VaqfPipelinePass
+
+
+@pytest.fixture(scope="module")
+def model() -> ImportedModel:
+    return import_program(export_module(build_deit("deit-tiny", depth=2, seed=7), (3, 224, 224)))
+
+
+def images(n: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((3, 224, 224)).astype(np.float32) for _ in range(n)]
+
+
+def quantized(model: ImportedModel, wbits: int, abits: int):
+    module = parse_ir(print_ir(model.module))
+    FoldPatchEmbedPass().apply(Context(), module)
+    MarkQuantizationPass(wbits, abits).apply(Context(), module)
+    calibrate(module, model.params, images(3))
+    return module
+
+
+def test_unquantized_baseline_is_faithful_16_bit_fixed_point(model):
+    module = quantized(model, 16, 16)
+    x = images(1, seed=9)[0]
+    want = run_function(model.module, model.params, x)
+    got = run_function(module, model.params, x, mode="int")
+    assert np.abs(got - want).max() < 0.02 * np.abs(want).max()
+    assert got.argmax() == want.argmax()
+
+
+@pytest.mark.parametrize("abits", [8, 6, 1])
+def test_integer_path_is_the_same_on_vit_and_accel_ir_and_deterministic(model, abits):
+    module = quantized(model, 1, abits)
+    x = images(1, seed=4)[0]
+    on_vit = run_function(module, model.params, x, mode="int")
+    VaqfPipelinePass(1, abits).apply(Context(), module)
+    assert any(isinstance(op, accel.EngineOp) for op in module.walk())
+    on_accel = run_function(module, model.params, x, mode="int")
+    again = run_function(parse_ir(print_ir(module)), model.params, x, mode="int")
+    assert np.array_equal(on_vit, on_accel) and np.array_equal(on_accel, again)
+
+
+def test_every_tensor_holds_codes_of_its_format(model):
+    module = quantized(model, 1, 4)
+    seen: dict[str, int] = {}
+
+    def observe(op, value):
+        fmt = getattr(op, "out", None)
+        assert value.dtype == np.int64, op.name
+        if fmt is not None:
+            lo, hi = fmt.code_range
+            assert value.min() >= lo and value.max() <= hi, (op.name, fmt.body())
+            seen[fmt.body().split(" scale")[0]] = seen.get(fmt.body().split(" scale")[0], 0) + 1
+
+    Interpreter(module, model.params, "int").run(images(1)[0], observe)
+    assert {"int 4", "uint 4", "fixed 16"} <= set(seen)
+
+
+def test_uncalibrated_module_is_refused(model):
+    module = quantized(model, 1, 8)
+    MarkQuantizationPass(1, 6).apply(Context(), module)  # other bits: the scales are gone
+    with pytest.raises(VaqfError, match="has no scale: calibrate the model first"):
+        run_function(module, model.params, images(1)[0], mode="int")
+    with pytest.raises(VaqfError, match="no storage format"):
+        run_function(model.module, model.params, images(1)[0], mode="int")
+
+
+def test_remarking_with_other_bits_drops_scales(model):
+    module = quantized(model, 1, 8)
+    MarkQuantizationPass(1, 8).apply(Context(), module)
+    assert all(op.out.step is not None for op in module.walk() if isinstance(op, vit.LayerNormOp))
+    MarkQuantizationPass(1, 6).apply(Context(), module)
+    encoder_norms = [op for op in module.walk() if isinstance(op, vit.LayerNormOp)][:-1]
+    assert all(op.out.step is None for op in encoder_norms)
+
+
+def test_quantize_and_run_int_from_the_command_line(tmp_path, capsys):
+    assert main(["import", "--builtin", "deit-tiny", "-q", "-o", str(tmp_path / "m.mlir")]) == 0
+    assert main(["quantize", str(tmp_path / "m.mlir"), "--abits", "6", "-o", str(tmp_path / "q.mlir")]) == 0
+    assert "W1A6: calibrated on 4 seeded random images" in capsys.readouterr().out
+    np.save(tmp_path / "x.npy", images(2))
+    assert main(["run", str(tmp_path / "q.mlir"), "--input", str(tmp_path / "x.npy"), "--mode", "int",
+                 "-o", str(tmp_path / "y.npy")]) == 0
+    assert np.load(tmp_path / "y.npy").shape == (2, 1000)
+    text = (tmp_path / "q.mlir").read_text()
+    assert "#vit.format<int 6 scale" in text and "vit.input_format = #vit.format<fixed 16 scale" in text
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--abits", "0"], "abits must be in 1..16, got 0"),
+        (["--abits", "17"], "abits must be in 1..16, got 17"),
+        (["--wbits", "2"], "wbits must be 1"),
+        (["--calibration-images", "0"], "--calibration-images must be >= 1"),
+    ],
+)
+def test_quantize_bad_input_is_one_line(tmp_path, capsys, extra, message):
+    assert main(["import", "--builtin", "deit-tiny", "-q", "-o", str(tmp_path / "m.mlir")]) == 0
+    capsys.readouterr()
+    assert main(["quantize", str(tmp_path / "m.mlir"), *extra, "-o", str(tmp_path / "q.mlir")]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert message in line and "Traceback" not in line
+
+
+def test_calibration_images_of_the_wrong_shape(tmp_path, capsys):
+    assert main(["import", "--builtin", "deit-tiny", "-q", "-o", str(tmp_path / "m.mlir")]) == 0
+    np.save(tmp_path / "c.npy", np.zeros((2, 3, 32, 32), np.float32))
+    capsys.readouterr()
+    assert main(["quantize", str(tmp_path / "m.mlir"), "--calibration", str(tmp_path / "c.npy"),
+                 "-o", str(tmp_path / "q.mlir")]) == 1
+    assert "expected [N, 3, 224, 224]" in capsys.readouterr().err

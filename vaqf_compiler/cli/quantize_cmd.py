@@ -1,0 +1,92 @@
+"""`vaqf quantize`: mark a model's precision (binary weights, k-bit activations) and calibrate its scales."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from xdsl.context import Context
+
+from vaqf_compiler.calibrate import calibrate
+from vaqf_compiler.cli.run_cmd import read_input
+from vaqf_compiler.diagnostics import read_ir_file
+from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.fsutil import write_text_atomically
+from vaqf_compiler.interp import input_shape, entry_function
+from vaqf_compiler.ir import print_ir
+from vaqf_compiler.params import attach_sidecar, load_params, save_params
+from vaqf_compiler.passes.fold_patch_embed import FoldPatchEmbedPass
+from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
+
+DESCRIPTION = """\
+Quantize a model's vit IR for the accelerator: fold the patch embedding,
+mark every tensor's precision (mark-quantization: binary weights and k-bit
+activations in the encoder, 16-bit fixed point elsewhere) and calibrate the
+scale of every format on sample images with the float reference interpreter.
+The result runs on the integer golden model (`vaqf run --mode int`) and goes
+on to `vaqf-opt -p vaqf-pipeline{abits=K}`. docs/quantization.md defines the
+arithmetic."""
+
+EPILOG = """\
+calibration images:
+  --calibration X.npy gives real images [N, C, H, W] (normalised as in training).
+  Without it, N seeded random images are used: fine to exercise the flow on a
+  model with random weights, not for a trained one.
+
+examples:
+  vaqf quantize deit_tiny.mlir --abits 8 -o deit_tiny_w1a8.mlir
+  vaqf quantize model.mlir --abits 6 --calibration images.npy -o model_w1a6.mlir
+  vaqf quantize model.mlir --wbits 16 --abits 16 -o model_w16a16.mlir   # the unquantized baseline
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "quantize",
+        help="mark binary weights / k-bit activations and calibrate scales",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("ir", metavar="MODEL.mlir", type=Path, help="vit IR from `vaqf import` (weights .npz beside it)")
+    p.add_argument("--abits", type=int, default=8, help="activation bits, 1..16 (default 8)")
+    p.add_argument("--wbits", type=int, default=1, help="1: binary weights (default); 16: unquantized baseline")
+    p.add_argument("--calibration", metavar="X.npy", type=Path, help="calibration images [N, C, H, W]")
+    p.add_argument("--calibration-images", type=int, default=4, help="random images when no --calibration (4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random calibration images (0)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .mlir to write (weights .npz beside it)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.output.suffix != ".mlir":
+        raise VaqfError(f"the output must be a .mlir file, got {args.output}")
+    start = time.perf_counter()
+    marker = MarkQuantizationPass(args.wbits, args.abits)  # checks the bits before any work
+    module = read_ir_file(args.ir)
+    params = load_params(module, args.ir)
+    shape = input_shape(entry_function(module))
+    if args.calibration is not None:
+        images = read_input(args.calibration)
+        if images.ndim != len(shape) + 1 or images.shape[1:] != shape or len(images) == 0:
+            dims = ", ".join(map(str, shape))
+            raise VaqfError(f"calibration images have shape {list(images.shape)}; expected [N, {dims}] with N >= 1")
+    else:
+        if args.calibration_images < 1:
+            raise VaqfError(f"--calibration-images must be >= 1, got {args.calibration_images}")
+        rng = np.random.default_rng(args.seed)
+        images = rng.standard_normal((args.calibration_images, *shape)).astype(np.float32)
+    FoldPatchEmbedPass().apply(Context(), module)
+    marker.apply(Context(), module)
+    used = calibrate(module, params, images)
+    sidecar = args.output.with_suffix(".npz")
+    attach_sidecar(module, sidecar.name, save_params(sidecar, params))
+    write_text_atomically(args.output, print_ir(module))
+    source = args.calibration or f"{used} seeded random images"
+    print(
+        f"W{args.wbits}A{args.abits}: calibrated on {source}; wrote {args.output} and {sidecar.name}"
+        f" in {time.perf_counter() - start:.2f} s"
+    )
+    return 0
