@@ -85,20 +85,77 @@ def calibrate(module: ModuleOp, params: Mapping[str, np.ndarray], images: Iterab
     fn.attributes[INPUT_FORMAT_ATTR] = FormatAttr(NumberKind.FIXED, 16, fixedpoint.power_of_two_step(image_max, 16))
     for op in fn.body.block.ops:
         key = _format_key(op)
-        if key is None or isinstance(op, func.ReturnOp):
+        if key is None or isinstance(op, (func.ReturnOp, *MOVES_DATA)):
             continue
         fmt = op.properties[key]
         assert isinstance(fmt, FormatAttr)
-        if isinstance(op, MOVES_DATA):
-            source = _source_format(op, fn)
-            if (source.number_kind, source.bits.data) != (fmt.number_kind, fmt.bits.data):
-                raise VaqfError(f"moves {source.body()} data but is marked {fmt.body()}", where=describe(op))
-            op.properties[key] = source
-            continue
         mean = sums[op] / counts[op] if counts[op] else 0.0
         softmax = isinstance(op, (vit.SoftmaxOp, accel.SoftmaxOp))
         op.properties[key] = fmt.with_step(step_for(fmt, maxima[op], mean, softmax))
+    propagate_moves(fn)
     return used
+
+
+def propagate_moves(fn: func.FuncOp) -> None:
+    """Ops that only move data take their input's format, scale included."""
+    for op in fn.body.block.ops:
+        key = _format_key(op)
+        if key is None or not isinstance(op, MOVES_DATA):
+            continue
+        fmt, source = op.properties[key], _source_format(op, fn)
+        assert isinstance(fmt, FormatAttr)
+        if (source.number_kind, source.bits.data) != (fmt.number_kind, fmt.bits.data):
+            raise VaqfError(f"moves {source.body()} data but is marked {fmt.body()}", where=describe(op))
+        op.properties[key] = source
+
+
+def apply_learned_scales(module: ModuleOp, spec: Mapping[str, Mapping]) -> int:
+    """Put the activation scales a quantized model learned (`quant_spec`) on the IR's formats.
+
+    `spec` maps a float module path (`blocks.0.attn.qkv`) to its linear layer's
+    `input_scale` and, for a fused QKV, `output_scales` ([q, k, v]); they land on
+    the format of the tensor the layer reads and writes. The 16-bit tensors keep
+    their calibrated scales. Returns how many scales were set.
+    """
+    fn = next(op for op in module.walk() if isinstance(op, func.FuncOp))
+    count = 0
+    for op in fn.body.block.ops:
+        if not isinstance(op, vit.LinearOp) or not op.weight.key.endswith(".weight"):
+            continue
+        entry = spec.get(op.weight.key.removesuffix(".weight"))
+        if entry is None or entry.get("kind") != "linear":
+            continue
+        if entry.get("input_scale") is not None:
+            count += _set_step(_data_source(op.input.owner), float(entry["input_scale"]))
+        outputs = entry.get("output_scales")
+        if outputs and outputs[0] is not None:
+            if len(set(outputs)) != 1:
+                raise VaqfError(
+                    f"the fused QKV output is one tensor on the accelerator but the model learned"
+                    f" {len(set(outputs))} scales for it ({outputs}); train with one shared Q/K/V scale",
+                    where=describe(op),
+                )
+            count += _set_step(op, float(outputs[0]))
+    propagate_moves(fn)
+    return count
+
+
+def _data_source(op: object) -> Operation:
+    """The op that computed the data `op` passes on (through head merges and selects)."""
+    while isinstance(op, MOVES_DATA):
+        op = op.operands[0].owner
+    if not isinstance(op, Operation):
+        raise VaqfError("a quantized layer reads the model input directly")
+    return op
+
+
+def _set_step(op: Operation, step: float) -> int:
+    key = _format_key(op)
+    fmt = op.properties.get(key) if key else None
+    if not isinstance(fmt, FormatAttr) or not fmt.quantized:
+        raise VaqfError("a learned scale belongs to a tensor that is not quantized here", where=describe(op))
+    op.properties[key] = fmt.with_step(step)
+    return 1
 
 
 def _source_format(op: Operation, fn: func.FuncOp) -> FormatAttr:

@@ -93,14 +93,26 @@ def test_remarking_with_other_bits_drops_scales(model):
     assert all(op.out.step is None for op in encoder_norms)
 
 
-def test_quantize_and_run_int_from_the_command_line(tmp_path, capsys):
-    assert main(["import", "--builtin", "deit-tiny", "-q", "-o", str(tmp_path / "m.mlir")]) == 0
-    assert main(["quantize", str(tmp_path / "m.mlir"), "--abits", "6", "-o", str(tmp_path / "q.mlir")]) == 0
+@pytest.fixture(scope="module")
+def imported_file(tmp_path_factory, model):
+    """A small model's IR and weights on disk, as `vaqf import` writes them."""
+    from vaqf_compiler.params import attach_sidecar, save_params
+
+    path = tmp_path_factory.mktemp("imported") / "m.mlir"
+    module = parse_ir(print_ir(model.module))
+    attach_sidecar(module, "m.npz", save_params(path.with_suffix(".npz"), model.params))
+    path.write_text(print_ir(module))
+    return path
+
+
+def test_quantize_and_run_int_from_the_command_line(tmp_path, capsys, imported_file):
+    assert main(["quantize", str(imported_file), "--abits", "6", "-o", str(tmp_path / "q.mlir")]) == 0
     assert "W1A6: calibrated on 4 seeded random images" in capsys.readouterr().out
     np.save(tmp_path / "x.npy", images(2))
     assert main(["run", str(tmp_path / "q.mlir"), "--input", str(tmp_path / "x.npy"), "--mode", "int",
                  "-o", str(tmp_path / "y.npy")]) == 0
     assert np.load(tmp_path / "y.npy").shape == (2, 1000)
+    assert not (tmp_path / "q.mlir").read_text().count("vit.patch_embed")
     text = (tmp_path / "q.mlir").read_text()
     assert "#vit.format<int 6 scale" in text and "vit.input_format = #vit.format<fixed 16 scale" in text
 
@@ -114,18 +126,14 @@ def test_quantize_and_run_int_from_the_command_line(tmp_path, capsys):
         (["--calibration-images", "0"], "--calibration-images must be >= 1"),
     ],
 )
-def test_quantize_bad_input_is_one_line(tmp_path, capsys, extra, message):
-    assert main(["import", "--builtin", "deit-tiny", "-q", "-o", str(tmp_path / "m.mlir")]) == 0
-    capsys.readouterr()
-    assert main(["quantize", str(tmp_path / "m.mlir"), *extra, "-o", str(tmp_path / "q.mlir")]) == 1
+def test_quantize_bad_input_is_one_line(tmp_path, capsys, extra, message, imported_file):
+    assert main(["quantize", str(imported_file), *extra, "-o", str(tmp_path / "q.mlir")]) == 1
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert message in line and "Traceback" not in line
 
 
-def test_calibration_images_of_the_wrong_shape(tmp_path, capsys):
-    assert main(["import", "--builtin", "deit-tiny", "-q", "-o", str(tmp_path / "m.mlir")]) == 0
+def test_calibration_images_of_the_wrong_shape(tmp_path, capsys, imported_file):
     np.save(tmp_path / "c.npy", np.zeros((2, 3, 32, 32), np.float32))
-    capsys.readouterr()
-    assert main(["quantize", str(tmp_path / "m.mlir"), "--calibration", str(tmp_path / "c.npy"),
+    assert main(["quantize", str(imported_file), "--calibration", str(tmp_path / "c.npy"),
                  "-o", str(tmp_path / "q.mlir")]) == 1
     assert "expected [N, 3, 224, 224]" in capsys.readouterr().err
