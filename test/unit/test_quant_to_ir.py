@@ -1,0 +1,106 @@
+"""A fake-quant PyTorch model and the compiler's integer golden model compute the same network.
+
+The quantized DeiT (binary weights, k-bit activations, learned scales) is
+imported with its scales on the IR formats; the integer path then differs only
+by the documented roundings (docs/quantization.md): 16-bit fixed point for the
+unquantized tensors and integer requantization. Codes flip only at rounding
+boundaries, by one step.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+from xdsl.context import Context
+
+from vaqf_compiler.calibrate import apply_learned_scales, calibrate
+from vaqf_compiler.dialects import vit
+from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.frontend.load import export_module
+from vaqf_compiler.frontend.torch_import import import_program
+from vaqf_compiler.interp import Interpreter, run_function
+from vaqf_compiler.models.deit import build_deit
+from vaqf_compiler.passes.fold_patch_embed import FoldPatchEmbedPass
+from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
+from vaqf_compiler.quant.qmodel import binarized_float_deit, quant_spec, quantize_deit
+
+IMAGE = (3, 64, 64)
+
+
+def trained_like(abits: int):
+    """A quantized DeiT whose scales were initialised on data, as training starts them."""
+    model = quantize_deit(build_deit("deit-tiny", depth=2, seed=3, image_size=IMAGE[1:]), abits, False)
+    x = torch.randn(8, *IMAGE, generator=torch.Generator().manual_seed(1))
+    model.train()
+    model(x)
+    model.eval()
+    for block in model.blocks:  # the fused QKV output is one tensor on the accelerator: one scale
+        for quant in (block.attn.k_quant, block.attn.v_quant):
+            quant.scale.data.copy_(block.attn.q_quant.scale.data)
+    return model, x
+
+
+def to_ir(model, x, abits: int):
+    imported = import_program(export_module(binarized_float_deit(model).eval(), IMAGE))
+    module = imported.module
+    FoldPatchEmbedPass().apply(Context(), module)
+    MarkQuantizationPass(1, abits).apply(Context(), module)
+    calibrate(module, imported.params, [xi.numpy() for xi in x])
+    assert apply_learned_scales(module, quant_spec(model)) == 2 * 5
+    return module, imported.params
+
+
+@functools.cache
+def prepared(abits: int):
+    """Shared by the tests that only read the model and its IR."""
+    model, x = trained_like(abits)
+    return (model, x, *to_ir(model, x, abits))
+
+
+@pytest.mark.parametrize("abits", [8, 6])
+def test_integer_path_matches_fake_quant_pytorch(abits):
+    model, x, module, params = prepared(abits)
+    with torch.no_grad():
+        want = model(x).numpy()
+    got = np.stack([run_function(module, params, xi.numpy(), mode="int") for xi in x])
+    spread = np.abs(want).max()
+    assert np.abs(got - want).max() < 0.1 * spread
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 7 / 8
+
+
+def test_first_quantized_codes_agree_but_at_rounding_boundaries():
+    model, x, module, params = prepared(8)
+    captured = {}
+    hook = model.blocks[0].norm1.register_forward_hook(lambda m, i, o: captured.setdefault("ln", o))
+    with torch.no_grad():
+        model(x[:1])
+    hook.remove()
+    want = model.blocks[0].attn.in_quant.codes(captured["ln"][0]).numpy()
+    first_norm = next(op for op in module.walk() if isinstance(op, vit.LayerNormOp))
+    seen = {}
+    Interpreter(module, params, "int").run(x[0].numpy(), lambda op, v: seen.setdefault(op, v))
+    got = seen[first_norm]
+    differ = got != want
+    assert differ.mean() < 0.01
+    assert np.abs(got - want).max() <= 1
+
+
+def test_learned_scales_are_on_the_formats():
+    model, _, module, _ = prepared(6)
+    spec = quant_spec(model)
+    qkv = next(op for op in module.walk() if isinstance(op, vit.LinearOp) and op.weight.key == "blocks.1.attn.qkv.weight")
+    assert qkv.out.step == pytest.approx(spec["blocks.1.attn.qkv"]["output_scales"][0])
+    assert qkv.input.owner.out.step == pytest.approx(spec["blocks.1.attn.qkv"]["input_scale"])
+
+
+def test_separate_qkv_scales_are_refused():
+    model, x = trained_like(8)
+    model.blocks[0].attn.v_quant.scale.data.mul_(2)
+    imported = import_program(export_module(binarized_float_deit(model).eval(), IMAGE))
+    module = imported.module
+    MarkQuantizationPass(1, 8).apply(Context(), module)
+    with pytest.raises(VaqfError, match="train with one shared Q/K/V scale"):
+        apply_learned_scales(module, quant_spec(model))
