@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from vaqf_compiler import __version__
-from vaqf_compiler.cli import demo_cmd, import_cmd, quantize_cmd, run_cmd
+from vaqf_compiler.cli import demo_cmd, import_cmd, quantize_cmd, run_cmd, train_cmd
 from vaqf_compiler.errors import VaqfError
 
 # Each module contributes `register(subparsers)`, which adds its parser and sets `func`.
-COMMANDS = (demo_cmd, import_cmd, quantize_cmd, run_cmd)
+COMMANDS = (demo_cmd, import_cmd, quantize_cmd, run_cmd, train_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -147,8 +147,10 @@ def load_image_folder(root: Path, image_size: int, seed: int = 0) -> DataSplits:
     except ImportError:
         raise VaqfError("reading an image folder needs Pillow: pip install 'vaqf[train]'") from None
     root = Path(root)
-    if not root.is_dir():
+    if not root.exists():
         raise VaqfError(f"data folder {root} not found")
+    if not root.is_dir():
+        raise VaqfError(f"--data {root} is not a folder")
     test_dir = next((root / d for d in ("val", "test") if (root / d).is_dir()), None)
     if (root / "train").is_dir() and test_dir is not None:
         classes, train = _class_tree(root / "train")

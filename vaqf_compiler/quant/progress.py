@@ -1,4 +1,4 @@
-"""A small progress line for training: epoch, step/total, loss, rate.
+"""A small progress line for training: bar, epoch, step/total, loss, rate, time left.
 
 On a terminal it redraws one line (at most every 0.1 s). Otherwise (CI logs,
 pipes) it prints a line only at the end of every `every`-th epoch and every
@@ -13,6 +13,7 @@ from typing import TextIO
 
 LOG_EVERY_STEPS = 500
 REDRAW_S = 0.1
+BAR_WIDTH = 20
 
 
 class Progress:
@@ -29,19 +30,27 @@ class Progress:
         self.start = time.perf_counter()
         self.last_draw = 0.0
         self.images = 0
+        self.first_step: int | None = None  # a resumed stage starts past 0
         self.loss_sum = 0.0
         self.loss_n = 0
 
     def _line(self, epoch: int, step: int) -> str:
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         loss = self.loss_sum / max(self.loss_n, 1)
+        done = step / self.total
+        filled = int(BAR_WIDTH * done)
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        steps_here = max(step - self.first_step, 1)
+        eta = (self.total - step) * elapsed / steps_here
         return (
-            f"{self.label:<6} epoch {epoch + 1}/{self.epochs}  step {step}/{self.total}  "
-            f"loss {loss:.4f}  {self.images / elapsed:.0f} img/s"
+            f"{self.label:<6} [{bar}] epoch {epoch + 1}/{self.epochs}  step {step}/{self.total}  "
+            f"loss {loss:.4f}  {self.images / elapsed:.0f} img/s  eta {eta:.0f} s"
         )
 
     def update(self, epoch: int, step: int, loss: float, images: int) -> None:
         """After optimizer step `step` (1-based over the stage) of `epoch` (0-based)."""
+        if self.first_step is None:
+            self.first_step = step - 1
         self.images += images
         self.loss_sum += loss
         self.loss_n += 1
