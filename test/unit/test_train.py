@@ -189,6 +189,12 @@ def test_progress_is_short_in_logs_and_redraws_on_a_terminal():
     progress.close()
     lines = log.getvalue().splitlines()
     assert len(lines) == 10 and lines[-1].startswith("FP     [####################] epoch 30/30  step 120/120")
+    log = FakeStream(tty=False)  # long epochs: also a line every LOG_EVERY_STEPS steps inside one
+    progress = Progress("FP", epochs=2, steps_per_epoch=600, stream=log)
+    for step in range(1, 1201):
+        progress.update((step - 1) // 600, step, 0.5, 64)
+    assert [line.split("step ")[1].split()[0] for line in log.getvalue().splitlines()] == [
+        "500/1200", "600/1200", "1100/1200", "1200/1200"]
     tty = FakeStream(tty=True)
     progress = Progress("W1A8", epochs=1, steps_per_epoch=3, stream=tty)
     for step in range(1, 4):

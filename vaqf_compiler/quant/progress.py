@@ -64,7 +64,7 @@ class Progress:
                 self.stream.flush()
                 self.last_draw = now
         elif (end_of_epoch and ((epoch + 1) % self.every == 0 or epoch + 1 == self.epochs)) or (
-            step % LOG_EVERY_STEPS == 0 and not end_of_epoch
+            (step - epoch * self.steps_per_epoch) % LOG_EVERY_STEPS == 0 and not end_of_epoch
         ):
             print(self._line(epoch, step), file=self.stream, flush=True)
         if end_of_epoch:  # the loss shown is the mean since the last epoch line
