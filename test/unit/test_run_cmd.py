@@ -130,7 +130,7 @@ def test_help_has_an_example(vaqf, capsys):
     assert e.value.code == 0
     text = capsys.readouterr().out
     assert "--input" in text and "-o" in text
-    assert "example:\n  vaqf run " in text
+    assert "examples:\n  vaqf run " in text
 
 
 def expect_error(vaqf, capsys, argv: list[str], *fragments: str) -> str:
