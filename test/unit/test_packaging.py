@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,9 +20,12 @@ def test_editable_install_maps_root_folders():
 
 
 def test_wheel_puts_root_folders_under_the_package(tmp_path):
+    # Build from a copy: setuptools leaves build/ and *.egg-info in the source tree.
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "out", "*.egg-info", "__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "-w", str(tmp_path), str(ROOT)],
+         "--disable-pip-version-check", "-w", str(tmp_path), str(src)],
         check=True, capture_output=True,
     )
     (wheel,) = tmp_path.glob("vaqf-*.whl")

@@ -37,9 +37,6 @@ def trained_like(abits: int):
     model.train()
     model(x)
     model.eval()
-    for block in model.blocks:  # the fused QKV output is one tensor on the accelerator: one scale
-        for quant in (block.attn.k_quant, block.attn.v_quant):
-            quant.scale.data.copy_(block.attn.q_quant.scale.data)
     return model, x
 
 
@@ -98,9 +95,10 @@ def test_learned_scales_are_on_the_formats():
 
 def test_separate_qkv_scales_are_refused():
     model, x = trained_like(8)
-    model.blocks[0].attn.v_quant.scale.data.mul_(2)
+    spec = quant_spec(model)
+    spec["blocks.0.attn.qkv"]["output_scales"][2] *= 2  # as a model with a V quantizer of its own
     imported = import_program(export_module(binarized_float_deit(model).eval(), IMAGE))
     module = imported.module
     MarkQuantizationPass(1, 8).apply(Context(), module)
     with pytest.raises(VaqfError, match="train with one shared Q/K/V scale"):
-        apply_learned_scales(module, quant_spec(model))
+        apply_learned_scales(module, spec)

@@ -10,7 +10,7 @@ Float: patch embedding, CLS token, position embedding, layer norms, head.
 Activations quantized in each encoder block, when `abits` is not None:
 
     x1 = LN1(x)                    -> in_quant     signed          (1) input of qkv
-    q, k, v = split(qkv(x1))       -> q/k/v_quant  signed, 3 scales (2)
+    q, k, v = split(qkv(x1))       -> qkv_quant    signed, one scale (2)
     scores = (q @ k^T) * 1/sqrt(d)    float, d = head dim
     P = softmax(scores)            -> prob_quant   unsigned, fixed scale 1/(2^bits-1)  (3)
     o = merge_heads(P @ v)         -> proj_quant   signed          (4) input of proj
@@ -52,16 +52,15 @@ class QuantAttention(nn.Module):
         self.qkv = BinaryLinear(cfg.dim, 3 * cfg.dim, progressive_seed=_seed(seeds, 0))
         self.proj = BinaryLinear(cfg.dim, cfg.dim, progressive_seed=_seed(seeds, 1))
         self.in_quant = ActQuant(abits, signed=True)
-        self.q_quant = ActQuant(abits, signed=True)
-        self.k_quant = ActQuant(abits, signed=True)
-        self.v_quant = ActQuant(abits, signed=True)
+        # One scale for Q, K and V: the fused QKV output is one tensor (one format) on the accelerator.
+        self.qkv_quant = ActQuant(abits, signed=True)
         self.prob_quant = ProbQuant(abits)
         self.proj_quant = ActQuant(abits, signed=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
-        qkv = self.qkv(self.in_quant(x)).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = self.q_quant(qkv[0]), self.k_quant(qkv[1]), self.v_quant(qkv[2])
+        qkv = self.qkv_quant(self.qkv(self.in_quant(x)))
+        q, k, v = qkv.reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim))
         probs = self.prob_quant(scores.softmax(dim=-1))
         out = (probs @ v).transpose(1, 2).reshape(b, n, d)
@@ -192,7 +191,7 @@ def quant_spec(model: QuantDeiT) -> dict[str, dict]:
 
     for i, block in enumerate(model.blocks):
         attn = block.attn
-        qkv_scales = [_scale(attn.q_quant), _scale(attn.k_quant), _scale(attn.v_quant)]
+        qkv_scales = [_scale(attn.qkv_quant)] * 3
         spec[f"blocks.{i}.attn.qkv"] = linear(attn.in_quant, qkv_scales)
         spec[f"blocks.{i}.attn"] = {
             "kind": "attention",
