@@ -102,3 +102,38 @@ def test_separate_qkv_scales_are_refused():
     MarkQuantizationPass(1, 8).apply(Context(), module)
     with pytest.raises(VaqfError, match="train with one shared Q/K/V scale"):
         apply_learned_scales(module, spec)
+
+
+def test_trained_checkpoint_imports_with_its_learned_scales(tmp_path, capsys):
+    from vaqf_compiler.cli.main import main
+    from vaqf_compiler.diagnostics import read_ir_file
+    from vaqf_compiler.params import load_params
+    from vaqf_compiler.quant.checkpoint import load_checkpoint, load_model
+
+    fast = ["--epochs-fp", "1", "--epochs-binary", "1", "--epochs-act", "1", "--batch-size", "256"]
+    assert main(["train", *fast, "--abits", "6", "--out", str(tmp_path / "run")]) == 0
+    ckpt = tmp_path / "run" / "w1a6.pt"
+    assert main(["import", "--checkpoint", str(ckpt), "-q", "-o", str(tmp_path / "w1a6.mlir")]) == 0
+    assert "w1a6: 20 learned activation scales" in capsys.readouterr().out
+    module = read_ir_file(tmp_path / "w1a6.mlir")
+    params = load_params(module, tmp_path / "w1a6.mlir")
+    spec = load_checkpoint(ckpt)["quant_spec"]
+    fc1 = next(op for op in module.walk() if isinstance(op, vit.LinearOp) and op.weight.key == "blocks.0.fc1.weight")
+    assert fc1.input.owner.out.step == pytest.approx(spec["blocks.0.fc1"]["input_scale"])
+
+    model = load_model(ckpt)
+    cfg = model.cfg
+    x = torch.randn(6, cfg.in_channels, *cfg.image_size, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        want = model(x).numpy()
+    got = np.stack([run_function(module, params, xi.numpy(), mode="int") for xi in x])
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 5 / 6
+    assert np.abs(got - want).max() < 0.15 * np.abs(want).max()
+
+
+def test_import_of_a_missing_checkpoint_is_one_line(tmp_path, capsys):
+    from vaqf_compiler.cli.main import main
+
+    assert main(["import", "--checkpoint", str(tmp_path / "none.pt"), "-o", str(tmp_path / "m.mlir")]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"vaqf import: error: checkpoint {tmp_path / 'none.pt'} not found"

@@ -6,19 +6,31 @@ import argparse
 import time
 from pathlib import Path
 
+from xdsl.context import Context
+
+from vaqf_compiler.calibrate import apply_learned_scales, calibrate
+from vaqf_compiler.cli.quantize_cmd import calibration_images
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_text_atomically
-from vaqf_compiler.frontend.load import builtin_program, load_program
-from vaqf_compiler.frontend.torch_import import import_program
+from vaqf_compiler.frontend.load import builtin_program, export_module, load_program
+from vaqf_compiler.frontend.torch_import import ImportedModel, import_program
 from vaqf_compiler.ir import print_ir
 from vaqf_compiler.models.deit import BUILTIN_CONFIGS
 from vaqf_compiler.params import attach_sidecar, save_params
+from vaqf_compiler.passes.fold_patch_embed import FoldPatchEmbedPass
+from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
 from vaqf_compiler.summary import summarize
 
 EXAMPLE = """\
 examples:
   vaqf import --builtin deit-tiny -o deit_tiny.mlir     # writes deit_tiny.mlir + deit_tiny.npz
   vaqf import model.pt2 -o model.mlir                   # a program saved with torch.export.save
+  vaqf import --checkpoint runs/w1a8.pt -o w1a8.mlir    # a stage of `vaqf train`, with its learned scales
+
+A quantized checkpoint (w1a<k>.pt) is imported marked (binary weights, k-bit
+activations) with the scales it learned; the 16-bit fixed-point tensors are
+calibrated on --calibration images (or seeded random ones). w1a32.pt imports
+its binarized weights as a float model; fp.pt the float model.
 
 The .pt2 must take one image [1, C, H, W] (batch of one, static shapes) and
 return the logits. HuggingFace DeiT/ViT programs need `transformers` installed.
@@ -37,10 +49,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("model", nargs="?", type=Path, help="a .pt2 file saved with torch.export.save")
     src.add_argument("--builtin", choices=sorted(BUILTIN_CONFIGS), help="a built-in DeiT with seeded random weights")
+    src.add_argument("--checkpoint", type=Path, help="a stage checkpoint of `vaqf train` (fp.pt, w1a32.pt, w1a8.pt ...)")
+    p.add_argument("--calibration", metavar="X.npy", type=Path, help="images [N, C, H, W] to calibrate a checkpoint's 16-bit tensors")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .mlir to write (the .npz goes beside it)")
     p.add_argument("--seed", type=int, default=0, help="weight seed of a built-in model (default 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the IR summary")
     p.set_defaults(func=run)
+
+
+def import_checkpoint(path: Path, calibration: Path | None) -> tuple[ImportedModel, str]:
+    """A `vaqf train` stage as vit IR: quantized stages come marked, with their learned scales."""
+    from vaqf_compiler.quant.checkpoint import load_checkpoint, load_model
+    from vaqf_compiler.quant.qmodel import QuantDeiT, binarized_float_deit
+
+    ckpt = load_checkpoint(path)
+    network = load_model(path)
+    float_model = binarized_float_deit(network) if isinstance(network, QuantDeiT) else network
+    cfg = float_model.cfg
+    imported = import_program(export_module(float_model.eval(), (cfg.in_channels, *cfg.image_size)))
+    abits = ckpt.get("abits")
+    if abits is None:
+        return imported, f"{ckpt['stage']}: float activations; `vaqf quantize` picks a precision"
+    module = imported.module
+    images, source = calibration_images(calibration, (cfg.in_channels, *cfg.image_size), 4, 0)
+    FoldPatchEmbedPass().apply(Context(), module)
+    MarkQuantizationPass(1, abits).apply(Context(), module)
+    calibrate(module, imported.params, images)
+    count = apply_learned_scales(module, ckpt["quant_spec"])
+    return imported, f"{ckpt['stage']}: {count} learned activation scales; 16-bit tensors calibrated on {source}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,9 +84,13 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".mlir":
         raise VaqfError(f"the output must be a .mlir file, got {out}")
     start = time.perf_counter()
-    program = builtin_program(args.builtin, args.seed) if args.builtin else load_program(args.model)
-    traced = time.perf_counter()
-    model = import_program(program)
+    if args.checkpoint is not None:
+        model, note = import_checkpoint(args.checkpoint, args.calibration)
+        traced = start
+    else:
+        program = builtin_program(args.builtin, args.seed) if args.builtin else load_program(args.model)
+        traced = time.perf_counter()
+        model, note = import_program(program), ""
     model.module.verify()
     imported = time.perf_counter()
     sidecar = out.with_suffix(".npz")
@@ -59,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     done = time.perf_counter()
     if not args.quiet:
         print(summarize(model.module))
+    if note:
+        print(note)
     print(
         f"wrote {out} ({out.stat().st_size / 1024:.1f} KiB) and {sidecar.name} "
         f"({sidecar.stat().st_size / 2**20:.1f} MiB) in {done - start:.2f} s "

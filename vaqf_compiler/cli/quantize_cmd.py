@@ -60,6 +60,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def calibration_images(path: Path | None, shape: tuple[int, ...], count: int, seed: int) -> tuple[np.ndarray, str]:
+    """The images of --calibration, checked against the model's input, or `count` seeded random ones."""
+    if path is not None:
+        images = read_input(path)
+        if images.ndim != len(shape) + 1 or images.shape[1:] != shape or len(images) == 0:
+            dims = ", ".join(map(str, shape))
+            raise VaqfError(f"calibration images have shape {list(images.shape)}; expected [N, {dims}] with N >= 1")
+        return images, str(path)
+    if count < 1:
+        raise VaqfError(f"--calibration-images must be >= 1, got {count}")
+    images = np.random.default_rng(seed).standard_normal((count, *shape)).astype(np.float32)
+    return images, f"{count} seeded random images"
+
+
 def run(args: argparse.Namespace) -> int:
     if args.output.suffix != ".mlir":
         raise VaqfError(f"the output must be a .mlir file, got {args.output}")
@@ -68,23 +82,13 @@ def run(args: argparse.Namespace) -> int:
     module = read_ir_file(args.ir)
     params = load_params(module, args.ir)
     shape = input_shape(entry_function(module))
-    if args.calibration is not None:
-        images = read_input(args.calibration)
-        if images.ndim != len(shape) + 1 or images.shape[1:] != shape or len(images) == 0:
-            dims = ", ".join(map(str, shape))
-            raise VaqfError(f"calibration images have shape {list(images.shape)}; expected [N, {dims}] with N >= 1")
-    else:
-        if args.calibration_images < 1:
-            raise VaqfError(f"--calibration-images must be >= 1, got {args.calibration_images}")
-        rng = np.random.default_rng(args.seed)
-        images = rng.standard_normal((args.calibration_images, *shape)).astype(np.float32)
+    images, source = calibration_images(args.calibration, shape, args.calibration_images, args.seed)
     FoldPatchEmbedPass().apply(Context(), module)
     marker.apply(Context(), module)
-    used = calibrate(module, params, images)
+    calibrate(module, params, images)
     sidecar = args.output.with_suffix(".npz")
     attach_sidecar(module, sidecar.name, save_params(sidecar, params))
     write_text_atomically(args.output, print_ir(module))
-    source = args.calibration or f"{used} seeded random images"
     print(
         f"W{args.wbits}A{args.abits}: calibrated on {source}; wrote {args.output} and {sidecar.name}"
         f" in {time.perf_counter() - start:.2f} s"
