@@ -88,3 +88,25 @@ def test_demo_runs_and_checks_interpreter(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "demo OK" in out and "max |logit difference|" in out
     assert (tmp_path / "deit_tiny.mlir").is_file() and (tmp_path / "deit_tiny.npz").is_file()
+
+
+def test_import_with_bits_quantizes_and_calibrates(tmp_path, capsys):
+    out = tmp_path / "q.mlir"
+    assert main(["import", "--builtin", "deit-tiny", "--wbits", "1", "--abits", "6", "-q", "-o", str(out)]) == 0
+    assert "W1A6: calibrated on 4 seeded random images" in capsys.readouterr().out
+    text = out.read_text()
+    assert "quant #vit.quant<w = binary 1, x = int 6>" in text and "#vit.format<int 6 scale" in text
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--wbits", "1"], "--wbits needs --abits"),
+        (["--abits", "0"], "abits must be in 1..16, got 0"),
+        (["--abits", "17"], "abits must be in 1..16, got 17"),
+    ],
+)
+def test_import_with_bad_bits_is_one_line(tmp_path, capsys, argv, message):
+    assert main(["import", "--builtin", "deit-tiny", *argv, "-o", str(tmp_path / "q.mlir")]) == 1
+    assert message in one_line_error(capsys)
+    assert not (tmp_path / "q.mlir").exists()

@@ -6,10 +6,10 @@ import argparse
 import time
 from pathlib import Path
 
-from xdsl.context import Context
 
-from vaqf_compiler.calibrate import apply_learned_scales, calibrate
-from vaqf_compiler.cli.quantize_cmd import calibration_images
+from vaqf_compiler.calibrate import apply_learned_scales
+from vaqf_compiler.cli.quantize_cmd import calibration_images, quantize_module
+from vaqf_compiler.interp import input_shape
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_text_atomically
 from vaqf_compiler.frontend.load import builtin_program, export_module, load_program
@@ -17,7 +17,6 @@ from vaqf_compiler.frontend.torch_import import ImportedModel, import_program
 from vaqf_compiler.ir import print_ir
 from vaqf_compiler.models.deit import BUILTIN_CONFIGS
 from vaqf_compiler.params import attach_sidecar, save_params
-from vaqf_compiler.passes.fold_patch_embed import FoldPatchEmbedPass
 from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
 from vaqf_compiler.summary import summarize
 
@@ -26,6 +25,7 @@ examples:
   vaqf import --builtin deit-tiny -o deit_tiny.mlir     # writes deit_tiny.mlir + deit_tiny.npz
   vaqf import model.pt2 -o model.mlir                   # a program saved with torch.export.save
   vaqf import --checkpoint runs/w1a8.pt -o w1a8.mlir    # a stage of `vaqf train`, with its learned scales
+  vaqf import --builtin deit-tiny --wbits 1 --abits 8 -o w1a8.mlir   # import and `vaqf quantize` at once
 
 A quantized checkpoint (w1a<k>.pt) is imported marked (binary weights, k-bit
 activations) with the scales it learned; the 16-bit fixed-point tensors are
@@ -50,7 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("model", nargs="?", type=Path, help="a .pt2 file saved with torch.export.save")
     src.add_argument("--builtin", choices=sorted(BUILTIN_CONFIGS), help="a built-in DeiT with seeded random weights")
     src.add_argument("--checkpoint", type=Path, help="a stage checkpoint of `vaqf train` (fp.pt, w1a32.pt, w1a8.pt ...)")
-    p.add_argument("--calibration", metavar="X.npy", type=Path, help="images [N, C, H, W] to calibrate a checkpoint's 16-bit tensors")
+    p.add_argument("--wbits", type=int, help="quantize on import: 1 (binary weights) or 16 (baseline); needs --abits")
+    p.add_argument("--abits", type=int, help="quantize on import with K-bit activations (as `vaqf quantize`)")
+    p.add_argument("--calibration", metavar="X.npy", type=Path,
+                   help="images [N, C, H, W] to calibrate scales (default: 4 seeded random images)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .mlir to write (the .npz goes beside it)")
     p.add_argument("--seed", type=int, default=0, help="weight seed of a built-in model (default 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the IR summary")
@@ -72,9 +75,7 @@ def import_checkpoint(path: Path, calibration: Path | None) -> tuple[ImportedMod
         return imported, f"{ckpt['stage']}: float activations; `vaqf quantize` picks a precision"
     module = imported.module
     images, source = calibration_images(calibration, (cfg.in_channels, *cfg.image_size), 4, 0)
-    FoldPatchEmbedPass().apply(Context(), module)
-    MarkQuantizationPass(1, abits).apply(Context(), module)
-    calibrate(module, imported.params, images)
+    quantize_module(module, imported.params, MarkQuantizationPass(1, abits), images)
     count = apply_learned_scales(module, ckpt["quant_spec"])
     return imported, f"{ckpt['stage']}: {count} learned activation scales; 16-bit tensors calibrated on {source}"
 
@@ -84,6 +85,13 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".mlir":
         raise VaqfError(f"the output must be a .mlir file, got {out}")
     start = time.perf_counter()
+    marker = None
+    if args.abits is not None or args.wbits is not None:
+        if args.checkpoint is not None:
+            raise VaqfError("a checkpoint carries its own precision; drop --wbits/--abits")
+        if args.abits is None:
+            raise VaqfError("--wbits needs --abits (e.g. --wbits 1 --abits 8)")
+        marker = MarkQuantizationPass(1 if args.wbits is None else args.wbits, args.abits)
     if args.checkpoint is not None:
         model, note = import_checkpoint(args.checkpoint, args.calibration)
         traced = start
@@ -91,6 +99,11 @@ def run(args: argparse.Namespace) -> int:
         program = builtin_program(args.builtin, args.seed) if args.builtin else load_program(args.model)
         traced = time.perf_counter()
         model, note = import_program(program), ""
+        if marker is not None:
+            fn = model.module.body.ops.first
+            images, source = calibration_images(args.calibration, input_shape(fn), 4, args.seed)
+            quantize_module(model.module, model.params, marker, images)
+            note = f"W{marker.wbits}A{marker.abits}: calibrated on {source}"
     model.module.verify()
     imported = time.perf_counter()
     sidecar = out.with_suffix(".npz")

@@ -7,7 +7,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from collections.abc import Mapping
+
 from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
 
 from vaqf_compiler.calibrate import calibrate
 from vaqf_compiler.cli.run_cmd import read_input
@@ -74,6 +77,14 @@ def calibration_images(path: Path | None, shape: tuple[int, ...], count: int, se
     return images, f"{count} seeded random images"
 
 
+def quantize_module(module: ModuleOp, params: Mapping[str, np.ndarray], marker: MarkQuantizationPass,
+                    images: np.ndarray) -> None:
+    """Fold the patch embedding, mark precisions, calibrate scales: the module is ready for the integer path."""
+    FoldPatchEmbedPass().apply(Context(), module)
+    marker.apply(Context(), module)
+    calibrate(module, params, images)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.output.suffix != ".mlir":
         raise VaqfError(f"the output must be a .mlir file, got {args.output}")
@@ -83,9 +94,7 @@ def run(args: argparse.Namespace) -> int:
     params = load_params(module, args.ir)
     shape = input_shape(entry_function(module))
     images, source = calibration_images(args.calibration, shape, args.calibration_images, args.seed)
-    FoldPatchEmbedPass().apply(Context(), module)
-    marker.apply(Context(), module)
-    calibrate(module, params, images)
+    quantize_module(module, params, marker, images)
     sidecar = args.output.with_suffix(".npz")
     attach_sidecar(module, sidecar.name, save_params(sidecar, params))
     write_text_atomically(args.output, print_ir(module))
