@@ -32,6 +32,7 @@ from xdsl.ir import Operation, SSAValue
 from vaqf_compiler import fixedpoint
 from vaqf_compiler.dialects.vit import ParamAttr
 from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.intconst import Params
 from vaqf_compiler.interp.base import HandlerTable
 from vaqf_compiler.interp.float_ops import FLOAT_OPS
 from vaqf_compiler.interp.int_ops import INT_OPS, format_of, step_of
@@ -117,8 +118,7 @@ class Interpreter:
         self._modes = MODES[mode]
         self.function = entry_function(module)
         self.input_shape = input_shape(self.function)
-        self._params = params
-        self._cache: dict[str, np.ndarray] = {}
+        self._params = Params(params)
         self._derived: dict[Any, Any] = {}
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -128,20 +128,8 @@ class Interpreter:
         return self._derived[key]
 
     def param(self, op: Operation, attr: ParamAttr) -> np.ndarray:
-        cached = self._cache.get(attr.key)
-        if cached is not None and cached.shape == attr.shape:
-            return cached
-        if attr.key not in self._params:
-            raise VaqfError(f"parameter {attr.key!r} is missing", where=describe(op))
-        value = np.asarray(self._params[attr.key])
-        if value.shape != attr.shape:
-            raise VaqfError(
-                f"parameter {attr.key!r} has shape {list(value.shape)} but the IR declares {list(attr.shape)}",
-                where=describe(op),
-            )
-        value = value.astype(np.float64)
-        self._cache[attr.key] = value
-        return value
+        """The parameter as float64, checked against its declared shape (read once)."""
+        return self._params.param(op, attr)
 
     def run(self, image: np.ndarray, observe: Callable[[Operation, np.ndarray], None] | None = None) -> np.ndarray:
         """One image [C, H, W] -> the function's result (logits), as float32."""

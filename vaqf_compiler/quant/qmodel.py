@@ -85,34 +85,22 @@ class QuantBlock(nn.Module):
         return x + self.fc2(self.fc2_quant(h))
 
 
-class QuantDeiT(nn.Module):
+class QuantDeiT(DeiT):
     """DeiT with binary encoder weights (W1) and `abits`-bit activations (None: float, A32).
 
-    `progressive=True` makes every binary linear progressive (fraction 0 at
-    first); its rankings are seeded from `ranking_seed`.
+    Embedding, final norm, head and forward are the float DeiT's; only the
+    encoder blocks are quantized. `progressive=True` makes every binary linear
+    progressive (fraction 0 at first); its rankings are seeded from `ranking_seed`.
     """
 
     def __init__(self, cfg: DeiTConfig, abits: int | None, progressive: bool = False, ranking_seed: int = RANKING_SEED):
-        super().__init__()
-        self.cfg = cfg
+        super().__init__(cfg)
         self.abits = None if abits is None else check_bits(abits)
         self.progressive = progressive
-        self.patch_embed = nn.Conv2d(cfg.in_channels, cfg.dim, cfg.patch_size, stride=cfg.patch_size)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_patches + 1, cfg.dim))
         self.blocks = nn.ModuleList(
             QuantBlock(cfg, self.abits, [ranking_seed + 4 * i + j for j in range(4)] if progressive else None)
             for i in range(cfg.depth)
         )
-        self.norm = nn.LayerNorm(cfg.dim, eps=cfg.eps)
-        self.head = nn.Linear(cfg.dim, cfg.num_classes)
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = self.patch_embed(image).flatten(2).transpose(1, 2)
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
-        for block in self.blocks:
-            x = block(x)
-        return self.head(self.norm(x)[:, 0])
 
 
 def _is_quantizer_key(key: str) -> bool:
