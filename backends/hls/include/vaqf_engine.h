@@ -1,0 +1,379 @@
+// vaqf: the accelerator's compute units for Vitis HLS (paper, Section V).
+//
+// - Engine<...>: the shared compute engine. One template serves both arrays:
+//   the 16-bit array on DSPs (TM x TN MACs, NH head groups of TN/NH inputs) for
+//   unquantized FC layers and the attention products, and the binary array on
+//   LUTs (BIN = true: weights are bits, a MAC is an addition or subtraction).
+//   Loop nest of one layer (a control signal tells FC from attention):
+//
+//     for g  in head groups            (attention: ceil(H/NH); FC: 1)
+//      for o in output tiles           (ceil(cout/TM))
+//        load M/O of the tile
+//        for i in input steps          (ceil(cin/TI), TI = TN/NH for attention, TN for FC)
+//          load x, w tiles of step i+1 (double buffered: overlaps the compute of step i)
+//          for t in tokens             (pipelined, II=1: one TM x TN MAC array step per cycle)
+//            for gi < NH, mi < TM, j < TI (unrolled)  acc[gi][t][mi] += x[gi][t][j] * w[gi][mi][j]
+//        requantize acc and store the output tile (packed, G codes per word)
+//
+//   FC layers split their TN inputs into NH groups whose partial sums are added;
+//   attention keeps the NH heads apart (paper, Fig. 3).
+// - ln_unit: layer norm, one row at a time (16-bit stream in).
+// - add_unit: residual addition with one requantization.
+//
+// Everything is templated on the port width and the tile sizes; vaqf_top.cpp
+// (generated from the IR) instantiates them. C simulation counts the loop trip
+// counts of each call in vaqf::g_trips.
+#ifndef VAQF_ENGINE_H
+#define VAQF_ENGINE_H
+
+#include <ap_int.h>
+#include <stdint.h>
+
+#include "vaqf_arith.h"
+#include "vaqf_types.h"
+
+// VAQF_COUNT(field, expr): evaluates expr; C simulation also adds it to g_trips.field.
+#ifndef __SYNTHESIS__
+#define VAQF_COUNT(field, ...) (::vaqf::g_trips.field += (__VA_ARGS__))
+#else
+#define VAQF_COUNT(field, ...) ((void)(__VA_ARGS__))
+#endif
+
+namespace vaqf {
+
+#ifndef __SYNTHESIS__
+extern Trips g_trips;
+#endif
+
+typedef ap_int<64> i64_t;
+typedef ap_uint<64> u64_t;
+
+// ----- packing -------------------------------------------------------------------
+
+// Code `slot` of a word holding codes of tensor t's format.
+template <int PORT>
+inline i64_t unpack_code(const ap_uint<PORT>& word, int slot, const Tensor& t) {
+  const int lo = slot * t.bits;
+  ap_uint<PORT> shifted = word >> lo;
+  u64_t raw = shifted.range(63, 0);
+  if (t.bits < 64) raw = raw & ((u64_t(1) << t.bits) - 1);
+  if (!t.sgn) return i64_t(raw);
+  if (t.bits == 1) return raw == 0 ? i64_t(-1) : i64_t(1);
+  if (t.bits < 64 && raw[t.bits - 1] == 1) return i64_t(raw) - (i64_t(1) << t.bits);
+  return i64_t(raw);
+}
+
+// Put `code` into slot `slot` of `word` (tensor t's format).
+template <int PORT>
+inline void pack_code(ap_uint<PORT>& word, int slot, const Tensor& t, i64_t code) {
+  const int lo = slot * t.bits;
+  u64_t raw = (t.sgn && t.bits == 1) ? u64_t(code > 0 ? 1 : 0) : u64_t(code);
+  if (t.bits < 64) raw = raw & ((u64_t(1) << t.bits) - 1);
+  word.range(lo + t.bits - 1, lo) = raw;
+}
+
+// dst[e] = element p0 + e of tensor t for e < len (the rest of dst[0..cap) is zero).
+// Reads whole words: one burst per row segment.
+template <int PORT, int CAP, class T>
+void read_segment(const ap_uint<PORT>* mem, const Tensor& t, int64_t p0, int len, T dst[CAP]) {
+  for (int e = 0; e < CAP; ++e) {
+#pragma HLS unroll
+    dst[e] = 0;
+  }
+  if (len <= 0) return;
+  const int g = t.per_word;
+  const int64_t w_first = p0 / g;
+  const int64_t w_last = (p0 + len - 1) / g;
+  for (int64_t wi = w_first; wi <= w_last; ++wi) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=CAP
+    const ap_uint<PORT> word = mem[t.base + wi];
+    for (int s = 0; s < PORT; ++s) {
+#pragma HLS unroll
+      if (s < g) {
+        const int64_t e = wi * g + s - p0;
+        if (e >= 0 && e < len) dst[e] = T(unpack_code<PORT>(word, s, t));
+      }
+    }
+  }
+}
+
+// Element p0 + e of tensor t = src[e] for e < len. Words only partly covered
+// (a head view ending mid-word) are read, modified and written back.
+template <int PORT, int CAP>
+int64_t write_segment(ap_uint<PORT>* mem, const Tensor& t, int64_t p0, int len, const i64_t src[CAP]) {
+  if (len <= 0) return 0;
+  const int g = t.per_word;
+  const int64_t w_first = p0 / g;
+  const int64_t w_last = (p0 + len - 1) / g;
+  for (int64_t wi = w_first; wi <= w_last; ++wi) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=CAP
+    const bool full = wi * g >= p0 && wi * g + g <= p0 + len;
+    ap_uint<PORT> word = full ? ap_uint<PORT>(0) : mem[t.base + wi];
+    for (int s = 0; s < PORT; ++s) {
+#pragma HLS unroll
+      if (s < g) {
+        const int64_t e = wi * g + s - p0;
+        if (e >= 0 && e < len) pack_code<PORT>(word, s, t, src[e]);
+      }
+    }
+    mem[t.base + wi] = word;
+  }
+  return w_last - w_first + 1;
+}
+
+inline int64_t words_of(const Tensor& t, int64_t p0, int len) {
+  return len <= 0 ? 0 : (p0 + len - 1) / t.per_word - p0 / t.per_word + 1;
+}
+
+inline int64_t elem_at(const Tensor& t, int64_t h, int64_t n, int64_t c) {
+  return t.elem0 + h * t.hs + n * t.rs + c;
+}
+
+inline int cdiv(int a, int b) { return (a + b - 1) / b; }
+
+// ----- the shared compute engine ---------------------------------------------------
+
+// XT: lhs code type; WT: weight / rhs code type (ap_uint<1> when BIN); ACC: accumulator.
+template <int PORT, int TM, int TN, int NH, int MAX_T, bool BIN, class XT, class WT, class ACC>
+struct Engine {
+  static const int TI = TN / NH;  // inputs per head group
+
+  static ACC mac(XT x, WT w) {
+#pragma HLS inline
+    if (BIN) return w != 0 ? ACC(x) : ACC(-x);  // binary weight: add or subtract, LUTs only
+    return ACC(x * w);                          // multi-bit operands: one DSP each
+  }
+
+  // Input tile of step `i` (group g): x[gi][t][0..TI).
+  static void load_x(const ap_uint<PORT>* x16, const ap_uint<PORT>* xq, const LayerDesc& d, bool attn, int g,
+                     int i, XT xb[NH][MAX_T][TI]) {
+    for (int gi = 0; gi < NH; ++gi) {
+      const int h = attn ? g * NH + gi : 0;
+      const int c0 = attn ? i * TI : i * TN + gi * TI;
+      int len = d.cin - c0;
+      len = len > TI ? TI : len;
+      if (attn && h >= d.heads) len = 0;
+      for (int t = 0; t < d.tokens; ++t) {
+#pragma HLS loop_tripcount min=1 max=MAX_T
+        const int64_t p0 = elem_at(d.x, h, t, c0);
+        if (d.x_port) read_segment<PORT, TI, XT>(xq, d.x, p0, len, xb[gi][t]);
+        else read_segment<PORT, TI, XT>(x16, d.x, p0, len, xb[gi][t]);
+        VAQF_COUNT(x_words, words_of(d.x, p0, len));
+      }
+    }
+  }
+
+  // Weight (or rhs) tile of step `i`, output tile `o`: w[gi][mi][0..TI).
+  static void load_w(const ap_uint<PORT>* wp, const LayerDesc& d, bool attn, int g, int o, int i,
+                     WT wb[NH][TM][TI]) {
+    for (int gi = 0; gi < NH; ++gi) {
+      const int h = attn ? g * NH + gi : 0;
+      const int c0 = attn ? i * TI : i * TN + gi * TI;
+      int len = d.cin - c0;
+      len = len > TI ? TI : len;
+      if (attn && h >= d.heads) len = 0;
+      if (!attn || d.transpose_b) {
+        // rows are output channels: W[m][c] (FC) or K_h[m][c] (Q·Kᵀ)
+        for (int mi = 0; mi < TM; ++mi) {
+          const int m = o * TM + mi;
+          i64_t row[TI];
+          const int l = m < d.cout ? len : 0;
+          const int64_t p0 = elem_at(d.w, h, m, c0);
+          read_segment<PORT, TI, i64_t>(wp, d.w, p0, l, row);
+          VAQF_COUNT(w_words, words_of(d.w, p0, l));
+          for (int j = 0; j < TI; ++j) wb[gi][mi][j] = BIN ? WT(row[j] > 0 ? 1 : 0) : WT(row[j]);
+        }
+      } else {
+        // rows are contraction steps: V_h[c][m] (A·V), packed along the output channels
+        int mlen = d.cout - o * TM;
+        mlen = mlen > TM ? TM : mlen;
+        for (int j = 0; j < TI; ++j) {
+          i64_t col[TM];
+          const int l = j < len ? mlen : 0;
+          const int64_t p0 = elem_at(d.w, h, c0 + j, o * TM);
+          read_segment<PORT, TM, i64_t>(wp, d.w, p0, l, col);
+          VAQF_COUNT(w_words, words_of(d.w, p0, l));
+          for (int mi = 0; mi < TM; ++mi) wb[gi][mi][j] = WT(col[mi]);
+        }
+      }
+    }
+  }
+
+  // One step: every token through the TM x TN array.
+  static void compute(const LayerDesc& d, bool attn, bool first, const XT xb[NH][MAX_T][TI],
+                      const WT wb[NH][TM][TI], ACC acc[NH][MAX_T][TM]) {
+    for (int t = 0; t < d.tokens; ++t) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_T
+      VAQF_COUNT(compute, 1);
+      ACC part[NH][TM];
+#pragma HLS array_partition variable=part complete dim=0
+      for (int gi = 0; gi < NH; ++gi) {
+#pragma HLS unroll
+        for (int mi = 0; mi < TM; ++mi) {
+#pragma HLS unroll
+          ACC s = 0;
+          for (int j = 0; j < TI; ++j) {
+#pragma HLS unroll
+            s += mac(xb[gi][t][j], wb[gi][mi][j]);
+          }
+          part[gi][mi] = s;
+        }
+      }
+      if (attn) {
+        for (int gi = 0; gi < NH; ++gi) {
+#pragma HLS unroll
+          for (int mi = 0; mi < TM; ++mi) {
+#pragma HLS unroll
+            acc[gi][t][mi] = (first ? ACC(0) : acc[gi][t][mi]) + part[gi][mi];
+          }
+        }
+      } else {
+        for (int mi = 0; mi < TM; ++mi) {
+#pragma HLS unroll
+          ACC s = first ? ACC(0) : acc[0][t][mi];
+          for (int gi = 0; gi < NH; ++gi) {
+#pragma HLS unroll
+            s += part[gi][mi];
+          }
+          acc[0][t][mi] = s;
+        }
+      }
+    }
+  }
+
+  // Requantize the output tile and write it, packed.
+  static void store(ap_uint<PORT>* y, const ap_uint<PORT>* wp, const LayerDesc& d, bool attn, int g, int o,
+                    const ACC acc[NH][MAX_T][TM]) {
+    i64_t mult[TM], off[TM];
+    int mlen = d.cout - o * TM;
+    mlen = mlen > TM ? TM : mlen;
+    if (attn) {
+      for (int mi = 0; mi < TM; ++mi) {
+        mult[mi] = d.m;
+        off[mi] = d.o;
+      }
+    } else {
+      read_segment<PORT, TM, i64_t>(wp, d.mult, elem_at(d.mult, 0, 0, o * TM), mlen, mult);
+      read_segment<PORT, TM, i64_t>(wp, d.offset, elem_at(d.offset, 0, 0, o * TM), mlen, off);
+    }
+    for (int t = 0; t < d.tokens; ++t) {
+#pragma HLS loop_tripcount min=1 max=MAX_T
+      for (int gi = 0; gi < (attn ? NH : 1); ++gi) {
+        const int h = attn ? g * NH + gi : 0;
+        if (h >= d.heads) continue;
+        i64_t codes[TM];
+        for (int mi = 0; mi < TM; ++mi) {
+#pragma HLS unroll
+          const i64_t scaled = i64_t(acc[gi][t][mi]) * mult[mi] + off[mi];
+          codes[mi] = to_code<i64_t>(scaled, d.shift, d.y_lo, d.y_hi, d.y_sign);
+        }
+        VAQF_COUNT(y_words, write_segment<PORT, TM>(y, d.y, elem_at(d.y, h, t, o * TM), mlen, codes));
+      }
+    }
+  }
+
+  static void run(const ap_uint<PORT>* x16, const ap_uint<PORT>* xq, const ap_uint<PORT>* wp, ap_uint<PORT>* y,
+                  const LayerDesc& d) {
+    static XT x_ping[NH][MAX_T][TI], x_pong[NH][MAX_T][TI];
+    static WT w_ping[NH][TM][TI], w_pong[NH][TM][TI];
+    static ACC acc[NH][MAX_T][TM];
+#pragma HLS array_partition variable=x_ping complete dim=1
+#pragma HLS array_partition variable=x_ping complete dim=3
+#pragma HLS array_partition variable=x_pong complete dim=1
+#pragma HLS array_partition variable=x_pong complete dim=3
+#pragma HLS array_partition variable=w_ping complete dim=0
+#pragma HLS array_partition variable=w_pong complete dim=0
+#pragma HLS array_partition variable=acc complete dim=1
+#pragma HLS array_partition variable=acc complete dim=3
+    const bool attn = d.op == OP_ATTN;
+    const int groups = attn ? cdiv(d.heads, NH) : 1;
+    const int n_o = cdiv(d.cout, TM);
+    const int n_i = cdiv(d.cin, attn ? TI : TN);
+    for (int g = 0; g < groups; ++g) {
+      for (int o = 0; o < n_o; ++o) {
+        VAQF_COUNT(tiles, 1);
+        load_x(x16, xq, d, attn, g, 0, x_ping);
+        load_w(wp, d, attn, g, o, 0, w_ping);
+        for (int i = 0; i < n_i; ++i) {
+          VAQF_COUNT(steps, 1);
+          // Double buffering: the next step's tiles load while this step computes.
+          if (i % 2 == 0) {
+            if (i + 1 < n_i) {
+              load_x(x16, xq, d, attn, g, i + 1, x_pong);
+              load_w(wp, d, attn, g, o, i + 1, w_pong);
+            }
+            compute(d, attn, i == 0, x_ping, w_ping, acc);
+          } else {
+            if (i + 1 < n_i) {
+              load_x(x16, xq, d, attn, g, i + 1, x_ping);
+              load_w(wp, d, attn, g, o, i + 1, w_ping);
+            }
+            compute(d, attn, false, x_pong, w_pong, acc);
+          }
+        }
+        store(y, wp, d, attn, g, o, acc);
+      }
+    }
+  }
+};
+
+// ----- layer norm and residual addition --------------------------------------------
+
+// Layer norm over rows of d.cout features (d.tokens rows): 16-bit stream in, any format out.
+template <int PORT, int MAX_D>
+void ln_unit(const ap_uint<PORT>* x16, const ap_uint<PORT>* wp, ap_uint<PORT>* y, const LayerDesc& d) {
+  static i64_t gamma[MAX_D], beta[MAX_D], row[MAX_D], out[MAX_D];
+  const int dim = d.cout;
+  read_segment<PORT, MAX_D, i64_t>(wp, d.mult, d.mult.elem0, dim, gamma);
+  read_segment<PORT, MAX_D, i64_t>(wp, d.offset, d.offset.elem0, dim, beta);
+  for (int n = 0; n < d.tokens; ++n) {
+#pragma HLS loop_tripcount min=1 max=256
+    const int64_t p0 = elem_at(d.x, 0, n, 0);
+    read_segment<PORT, MAX_D, i64_t>(x16, d.x, p0, dim, row);
+    VAQF_COUNT(x_words, words_of(d.x, p0, dim));
+    i64_t s1 = 0, s2 = 0;
+    for (int i = 0; i < dim; ++i) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_D
+      s1 += row[i];
+      s2 += row[i] * row[i];
+    }
+    const LnRow f = ln_row_factor<i64_t, u64_t>(s1, s2, dim, i64_t(d.eps));
+    for (int i = 0; i < dim; ++i) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_D
+      VAQF_COUNT(compute, 1);
+      out[i] = ln_code<i64_t>(row[i], s1, dim, f, gamma[i], beta[i], d.y_lo, d.y_hi, d.y_sign);
+    }
+    VAQF_COUNT(y_words, write_segment<PORT, MAX_D>(y, d.y, elem_at(d.y, 0, n, 0), dim, out));
+  }
+}
+
+// y = codes of (a*m + b*m_b + o) >> shift, row by row (d.tokens rows of d.cout).
+template <int PORT, int MAX_D>
+void add_unit(const ap_uint<PORT>* x16, const ap_uint<PORT>* wp, ap_uint<PORT>* y, const LayerDesc& d) {
+  static i64_t a[MAX_D], b[MAX_D], out[MAX_D];
+  const int dim = d.cout;
+  for (int n = 0; n < d.tokens; ++n) {
+#pragma HLS loop_tripcount min=1 max=256
+    read_segment<PORT, MAX_D, i64_t>(x16, d.x, elem_at(d.x, 0, n, 0), dim, a);
+    read_segment<PORT, MAX_D, i64_t>(wp, d.w, elem_at(d.w, 0, n, 0), dim, b);
+    VAQF_COUNT(x_words, words_of(d.x, elem_at(d.x, 0, n, 0), dim));
+    VAQF_COUNT(w_words, words_of(d.w, elem_at(d.w, 0, n, 0), dim));
+    for (int i = 0; i < dim; ++i) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_D
+      VAQF_COUNT(compute, 1);
+      const i64_t total = a[i] * i64_t(d.m) + b[i] * i64_t(d.m_b) + i64_t(d.o);
+      out[i] = to_code<i64_t>(total, d.shift, d.y_lo, d.y_hi, d.y_sign);
+    }
+    VAQF_COUNT(y_words, write_segment<PORT, MAX_D>(y, d.y, elem_at(d.y, 0, n, 0), dim, out));
+  }
+}
+
+}  // namespace vaqf
+
+#endif

@@ -1,0 +1,76 @@
+// vaqf: what the kernel and its host share — tensor descriptors, the layer
+// descriptor, op codes. Plain C++ (no ap_int), so the host compiles it alone.
+//
+// Memory model. Everything lives in one DDR address space seen as an array of
+// PORT_BITS-bit words (the m_axi data width). A tensor of b-bit codes packs
+// G = PORT_BITS / b codes per word, code e in bits [e*b, (e+1)*b) of word
+// e / G (little end first; a code never straddles two words, so 6-bit codes
+// use 60 of 64 bits). Signed codes are two's complement; 1-bit signed codes
+// (binary weights, 1-bit activations) store +1 as 1 and -1 as 0.
+//
+// A Tensor views such memory as [heads][rows][cols]: element (h, n, c) is
+// packed element  elem0 + h*hs + n*rs + c  counted from word `base`. Head
+// split/merge and token select are therefore views: only the numbers change.
+#ifndef VAQF_TYPES_H
+#define VAQF_TYPES_H
+
+#include <stdint.h>
+
+namespace vaqf {
+
+struct Tensor {
+  int64_t base;   // first word
+  int64_t elem0;  // element offset from `base` (a view may start mid-word)
+  int64_t hs;     // head stride, elements
+  int64_t rs;     // row stride, elements
+  int32_t bits;   // code width
+  int32_t sgn;    // 1: signed (two's complement; 1 bit: ±1), 0: unsigned
+  int32_t per_word;  // G = PORT_BITS / bits
+  int32_t pad_;
+};
+
+enum Op : int32_t {
+  OP_FC = 0,    // y = requant(x · Wᵀ): the shared engine, one weight matrix
+  OP_ATTN = 1,  // y_h = requant(a_h · b_h or a_h · b_hᵀ) for every head: the shared engine
+  OP_LN = 2,    // layer norm of every row (16-bit stream in)
+  OP_ADD = 3,   // residual addition: requant(a·Ma + b·Mb)
+};
+
+// One layer for the kernel: the host fills it and starts the kernel (s_axilite).
+struct LayerDesc {
+  int32_t op;           // Op
+  int32_t binary;       // 1: binary weights on the LUT array; 0: the DSP array
+  int32_t x_port;       // 0: lhs from the 16-bit stream, 1: from the packed k-bit stream
+  int32_t transpose_b;  // attention: rhs is [heads][cout][cin] (Q·Kᵀ) instead of [heads][cin][cout]
+  int32_t heads;        // attention heads (1 for FC)
+  int32_t tokens;       // rows of the lhs
+  int32_t cin;          // contraction length
+  int32_t cout;         // output features
+  Tensor x;             // lhs (FC input, Q or P; layer-norm input; first addend)
+  Tensor w;             // FC weights [cout][cin], attention rhs, or second addend
+  Tensor y;             // result
+  Tensor mult;          // FC: per-output-channel multipliers M (64-bit codes); LN: gamma codes
+  Tensor offset;        // FC: per-output-channel offsets O; LN: beta codes
+  int64_t m;            // attention: the multiplier; add: multiplier of x
+  int64_t m_b;          // add: multiplier of w
+  int64_t o;            // attention/add: the offset
+  int64_t eps;          // layer norm: eps in integer-variance units
+  int32_t shift;        // requantization shift S
+  int32_t y_lo;         // output code range
+  int32_t y_hi;
+  int32_t y_sign;       // 1: 1-bit signed output keeps the sign (±1) instead of rounding
+};
+
+// Loop trip counts of one kernel call, counted in C simulation only.
+struct Trips {
+  int64_t tiles;     // output tiles (head groups x output-channel tiles)
+  int64_t steps;     // input-channel steps, summed over tiles
+  int64_t compute;   // iterations of the pipelined token loop (one MAC-array cycle each)
+  int64_t x_words;   // words read for input tiles
+  int64_t w_words;   // words read for weight / rhs tiles
+  int64_t y_words;   // words written
+};
+
+}  // namespace vaqf
+
+#endif

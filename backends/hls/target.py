@@ -1,0 +1,105 @@
+"""What the emitted accelerator is built for: port width, tiling, FPGA part, clock.
+
+The tiling (Tm, Tn, Nh for the 16-bit DSP array; Tm_q, Tn_q for the binary LUT
+array) is a decision of the cost model, written on `accel.engine` ops by the
+`assign-tiling` pass. The backend only reads it; a module without it gets the
+defaults below (and the project README says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from xdsl.dialects.builtin import IntAttr, IntegerAttr, ModuleOp
+from xdsl.ir import Attribute
+
+from vaqf_compiler.dialects import accel
+from vaqf_compiler.errors import VaqfError
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """Tile sizes of the shared engine's two MAC arrays."""
+
+    tm: int = 16  # 16-bit array: output channels per step
+    tn: int = 32  # 16-bit array: input channels per step (nh head groups of tn / nh)
+    nh: int = 1  # heads processed in parallel by attention products
+    tm_q: int = 32  # binary array: output channels per step
+    tn_q: int = 64  # binary array: input channels per step
+
+    def check(self) -> None:
+        for name in ("tm", "tn", "nh", "tm_q", "tn_q"):
+            if getattr(self, name) < 1:
+                raise VaqfError(f"tiling: {name} must be >= 1, got {getattr(self, name)}")
+        if self.tn % self.nh:
+            raise VaqfError(f"tiling: tn={self.tn} must be a multiple of nh={self.nh}")
+
+
+@dataclass(frozen=True)
+class Board:
+    """The FPGA the project targets (run_hls.tcl's part and clock)."""
+
+    name: str = "zcu102"
+    part: str = "xczu9eg-ffvb1156-2-e"
+    clock_mhz: float = 150.0
+    host: str = "zynq"  # "zynq" (embedded ARM, PYNQ-style) or "xrt" (Alveo)
+
+
+BOARDS: dict[str, Board] = {
+    "zcu102": Board(),
+    "zcu104": Board("zcu104", "xczu7ev-ffvc1156-2-e", 150.0, "zynq"),
+    "kv260": Board("kv260", "xck26-sfvc784-2LV-c", 150.0, "zynq"),
+    "u250": Board("u250", "xcu250-figd2104-2L-e", 200.0, "xrt"),
+}
+
+
+@dataclass(frozen=True)
+class HlsOptions:
+    """Everything about the emitted project that is not in the IR."""
+
+    top: str = "vaqf_top"
+    port_bits: int = 64
+    board: Board = Board()
+    tiling: Tiling | None = None  # None: read from the IR (`assign-tiling`), else the defaults
+
+    def check(self) -> None:
+        if self.port_bits < 64 or self.port_bits % 64 or self.port_bits > 1024:
+            raise VaqfError(f"port width must be a multiple of 64 up to 1024 bits, got {self.port_bits}")
+        if not self.top.isidentifier():
+            raise VaqfError(f"top function name {self.top!r} is not a C++ identifier")
+
+    def with_tiling(self, tiling: Tiling) -> HlsOptions:
+        return replace(self, tiling=tiling)
+
+
+def _int(attr: Attribute | None) -> int | None:
+    if isinstance(attr, IntAttr):
+        return attr.data
+    if isinstance(attr, IntegerAttr):
+        return attr.value.data
+    return None
+
+
+def tiling_from_ir(module: ModuleOp) -> Tiling | None:
+    """The tiling `assign-tiling` wrote on the engine ops (one for the whole engine), or None.
+
+    Reads a `tiling` property/attribute whose parameters are named like `Tiling`'s
+    fields; missing fields keep their defaults.
+    """
+    found: Tiling | None = None
+    for op in module.walk():
+        if not isinstance(op, accel.EngineOp):
+            continue
+        attr = op.properties.get("tiling") or op.attributes.get("tiling")
+        if attr is None:
+            continue
+        values = {}
+        for name in ("tm", "tn", "nh", "tm_q", "tn_q"):
+            v = _int(getattr(attr, name, None))
+            if v is not None:
+                values[name] = v
+        t = Tiling(**values)
+        if found is not None and t != found:
+            raise VaqfError(f"accel.engine ops carry different tilings ({found} vs {t}); the engine is shared")
+        found = t
+    return found
