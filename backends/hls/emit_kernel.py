@@ -42,7 +42,7 @@ def emit_config(program: Program) -> str:
             w.line(f"constexpr int PORT_BITS = {port};  // m_axi data width")
             w.line(f"constexpr int ABITS = {program.abits};  // activation precision of the quantized layers")
             w.line(f"constexpr int G16 = {port // 16};  // 16-bit codes per word")
-            w.line(f"constexpr int GQ = {port // program.abits};  // k-bit codes per word (G)")
+            w.line(f"constexpr int GQ = {port // program.code_bits};  // k-bit codes per word (G)")
             w.line(f"constexpr int GW = {port};  // binary weights per word")
             w.line(f"constexpr int TM = {t.tm};  // 16-bit array: output channels")
             w.line(f"constexpr int TN = {t.tn};  // 16-bit array: input channels (NH groups of TN/NH)")

@@ -70,7 +70,7 @@ def project_meta(program: Program, tb_images: int, estimate: Mapping[str, object
         "wbits": program.wbits,
         "tiling": {"tm": t.tm, "tn": t.tn, "nh": t.nh, "tm_q": t.tm_q, "tn_q": t.tn_q},
         "tiling_source": "ir" if c.tiling_from_ir else ("options" if o.tiling else "default"),
-        "packing": {"g16": o.port_bits // 16, "gq": o.port_bits // program.abits, "gw": o.port_bits},
+        "packing": {"g16": o.port_bits // 16, "gq": o.port_bits // program.code_bits, "gw": o.port_bits},
         "image": list(shape3(program.image)),
         "outputs": int(np.prod(shape3(program.output))),
         "input_step": program.input_step,
@@ -192,7 +192,7 @@ def emit_readme(program: Program, meta: Mapping[str, object]) -> bytes:
         f"- Tiling ({meta['tiling_source']}): 16-bit DSP array Tm={t.tm}, Tn={t.tn}, Nh={t.nh}; "
         f"binary LUT array Tm_q={t.tm_q}, Tn_q={t.tn_q}.",
         f"- AXI ports: {program.options.port_bits} bits; packing G = {program.options.port_bits // 16} "
-        f"(16-bit), {program.options.port_bits // program.abits} ({program.abits}-bit codes), "
+        f"(16-bit), {program.options.port_bits // program.code_bits} ({program.abits}-bit codes), "
         f"{program.options.port_bits} (binary weights).",
         f"- Kernel calls per image: {layers}; DDR used: {program.ddr_words} words "
         f"({program.param_words} of parameters).",

@@ -29,7 +29,7 @@ from xdsl.ir import Block, Operation, SSAValue
 
 from vaqf_compiler import intconst as ic
 from vaqf_compiler.backends.hls.packing import Elem
-from vaqf_compiler.backends.hls.target import HlsOptions, Tiling, tiling_from_ir
+from vaqf_compiler.backends.hls.target import HlsOptions, IrTiling, Tiling, tiling_from_ir
 from vaqf_compiler.backends.hls.weights import ArrayEntry, OpConstants, ParamArena, elem_of, op_constants
 from vaqf_compiler.dialects import accel, vit
 from vaqf_compiler.dialects.vit import Placement
@@ -107,7 +107,14 @@ class Program:
     output_step: float
     abits: int  # activation precision k of the quantized layers (16: none)
     wbits: int
+    code_slot: int | None  # bits per packed k-bit code when the IR's packing G widens them (else k)
+    ports: int | None  # AXI ports per stream the IR asked for (the kernel has one per stream)
     names: dict[SSAValue, str] = field(default_factory=dict)
+
+    @property
+    def code_bits(self) -> int:
+        """Bits per packed k-bit code (k, or wider when the IR's packing G asks for it)."""
+        return self.code_slot or self.abits
 
     @property
     def param_words(self) -> int:
@@ -236,8 +243,16 @@ def _view_layout(op: Operation, src: Layout, elem: Elem) -> Layout:
     raise AssertionError(op.name)
 
 
-def _format_elem(value: SSAValue, where: Operation) -> Elem:
-    return elem_of(ic.format_of(value), where)
+def _format_elem(value: SSAValue, where: Operation, code_slot: int | None = None) -> Elem:
+    """How `value` is packed: its format's width, or for k-bit codes the IR's packing (a G-th of a word)."""
+    fmt = ic.format_of(value)
+    elem = elem_of(fmt, where)
+    if code_slot is not None and fmt.number_kind in (vit.NumberKind.INT, vit.NumberKind.UINT):
+        if code_slot < elem.bits:
+            raise VaqfError(f"tiling packs {code_slot}-bit slots but the codes have {elem.bits} bits",
+                            where=describe(where))
+        return Elem(code_slot, elem.signed)
+    return elem
 
 
 def _signed_bits(e: Elem) -> int:
@@ -247,9 +262,8 @@ def _signed_bits(e: Elem) -> int:
 
 
 def _engine_config(ops: list[Operation], constants: dict[Operation, OpConstants], layouts: dict[SSAValue, Layout],
-                   options: HlsOptions, module: ModuleOp) -> EngineConfig:
-    ir_tiling = tiling_from_ir(module)
-    tiling = options.tiling or ir_tiling or Tiling()
+                   options: HlsOptions, ir_tiling: IrTiling | None) -> EngineConfig:
+    tiling = options.tiling or (ir_tiling.tiling if ir_tiling else None) or Tiling()
     tiling.check()
     dsp = [op for op in ops if isinstance(op, accel.EngineOp) and not _is_binary(op)]
     binary = [op for op in ops if isinstance(op, accel.EngineOp) and _is_binary(op)]
@@ -293,6 +307,9 @@ def build_program(module: ModuleOp, params: Mapping[str, np.ndarray], options: H
     if not isinstance(image.type, TensorType) or len(image.type.get_shape()) != 3:
         raise VaqfError("the image argument must be a [C, H, W] tensor", where=describe(function))
 
+    ir_tiling = tiling_from_ir(module)
+    code_slot = port // ir_tiling.code_g if ir_tiling and ir_tiling.code_g and options.tiling is None else None
+
     # Constants of every op, in program order, into the parameter region.
     source = ic.Params(params)
     arena = ParamArena(port)
@@ -324,7 +341,7 @@ def build_program(module: ModuleOp, params: Mapping[str, np.ndarray], options: H
     sizes: dict[SSAValue, int] = {}
 
     def own(value: SSAValue, where: Operation) -> None:
-        elem = _format_elem(value, where)
+        elem = _format_elem(value, where, code_slot)
         base = alloc.alloc(_owned_layout(value, elem, 0, value in merged, port)[1])
         layout, words = _owned_layout(value, elem, base, value in merged, port)
         layouts[value] = layout
@@ -334,7 +351,7 @@ def build_program(module: ModuleOp, params: Mapping[str, np.ndarray], options: H
     for i, op in enumerate(ops):
         result = op.results[0]
         if isinstance(op, VIEW_OPS):
-            layouts[result] = _view_layout(op, layouts[op.operands[0]], _format_elem(result, op))
+            layouts[result] = _view_layout(op, layouts[op.operands[0]], _format_elem(result, op, code_slot))
         else:
             own(result, op)
         for v in {_root(v) for v in op.operands} | {_root(result)}:
@@ -342,7 +359,7 @@ def build_program(module: ModuleOp, params: Mapping[str, np.ndarray], options: H
                 alloc.release(layouts[v].base, sizes.pop(v))
     top = alloc.high
 
-    config = _engine_config(ops, constants, layouts, options, module)
+    config = _engine_config(ops, constants, layouts, options, ir_tiling)
     in_fmt = ic.format_of(image)
     out_fmt = ic.format_of(output)
     quantized = [op for op in ops if isinstance(op, accel.EngineOp) and op.in_quantized]
@@ -352,7 +369,7 @@ def build_program(module: ModuleOp, params: Mapping[str, np.ndarray], options: H
         module=module, function=function, options=options, ops=ops, layouts=layouts, constants=constants,
         const_layouts=const_layouts, arena=arena, act_base=act_base, ddr_words=top, config=config, image=image,
         output=output, input_step=ic.step_of(in_fmt, function), output_step=ic.step_of(out_fmt, ret),
-        abits=abits, wbits=wbits,
+        abits=abits, wbits=wbits, code_slot=code_slot, ports=ir_tiling.ports if ir_tiling else None,
     )
     _name_values(program)
     return program

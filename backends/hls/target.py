@@ -80,26 +80,53 @@ def _int(attr: Attribute | None) -> int | None:
     return None
 
 
-def tiling_from_ir(module: ModuleOp) -> Tiling | None:
-    """The tiling `assign-tiling` wrote on the engine ops (one for the whole engine), or None.
+@dataclass(frozen=True)
+class IrTiling:
+    """What `assign-tiling` wrote on the engine ops (`#accel.tiling<tm, tn, nh, g, ports>`)."""
 
-    Reads a `tiling` property/attribute whose parameters are named like `Tiling`'s
-    fields; missing fields keep their defaults.
+    tiling: Tiling  # fields no engine op gave keep their defaults
+    code_g: int | None  # G of the layers with k-bit inputs: codes per word
+    ports: int | None
+
+
+def tiling_from_ir(module: ModuleOp) -> IrTiling | None:
+    """The engine's tiling as `assign-tiling` wrote it on every `accel.engine`, or None.
+
+    A binary-weight layer's `tm`/`tn` are the binary array's (Tm_q, Tn_q); any other
+    layer's are the 16-bit array's (Tm, Tn, Nh). All layers of one array must agree.
     """
-    found: Tiling | None = None
+    dsp: set[tuple[int, int, int]] = set()
+    binary: set[tuple[int, int]] = set()
+    code_g: set[int] = set()
+    ports: set[int] = set()
     for op in module.walk():
         if not isinstance(op, accel.EngineOp):
             continue
         attr = op.properties.get("tiling") or op.attributes.get("tiling")
         if attr is None:
             continue
-        values = {}
-        for name in ("tm", "tn", "nh", "tm_q", "tn_q"):
-            v = _int(getattr(attr, name, None))
-            if v is not None:
-                values[name] = v
-        t = Tiling(**values)
-        if found is not None and t != found:
-            raise VaqfError(f"accel.engine ops carry different tilings ({found} vs {t}); the engine is shared")
-        found = t
-    return found
+        tm, tn, nh, g, p = (_int(getattr(attr, k, None)) for k in ("tm", "tn", "nh", "g", "ports"))
+        if tm is None or tn is None:
+            raise VaqfError(f"accel.engine: unreadable tiling {attr}")
+        is_binary = not op.is_attention and op.quant.weights.number_kind == "binary"
+        if is_binary:
+            binary.add((tm, tn))
+        else:
+            dsp.add((tm, tn, nh or 1))
+        if g is not None and op.quant.inputs.number_kind in ("int", "uint"):
+            code_g.add(g)
+        if p is not None:
+            ports.add(p)
+    if not dsp and not binary:
+        return None
+    for what, values in (("16-bit array", dsp), ("binary array", binary), ("packing g", code_g), ("ports", ports)):
+        if len(values) > 1:
+            raise VaqfError(f"accel.engine ops carry different {what} tilings {sorted(values)}; the engine is shared")
+    t = Tiling()
+    if dsp:
+        tm, tn, nh = dsp.pop()
+        t = replace(t, tm=tm, tn=tn, nh=nh)
+    if binary:
+        tm_q, tn_q = binary.pop()
+        t = replace(t, tm_q=tm_q, tn_q=tn_q)
+    return IrTiling(t, code_g.pop() if code_g else None, ports.pop() if ports else None)
