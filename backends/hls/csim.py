@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import csv
+import hashlib
 import importlib.util
 import io
 import json
@@ -69,9 +70,19 @@ class CsimResult:
     output: str = field(repr=False, default="")
 
 
+def _stamp(compiler: str, flags: list[str], project: Path) -> str:
+    """A hash of everything the executable depends on: compiler, flags, the project's C++ sources."""
+    h = hashlib.sha256("\0".join([compiler, *flags]).encode())
+    for d in INCLUDES:
+        for f in sorted((project / d).iterdir()):
+            if f.is_file():
+                h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
 def build(project: Path, build_dir: Path | None = None, *, cxx: str | None = None, werror: bool = False,
           extra_flags: tuple[str, ...] = ()) -> Path:
-    """Compile the C simulation; returns the executable. Object files are rebuilt every time (seconds)."""
+    """Compile the C simulation; returns the executable (reused while sources, compiler and flags are unchanged)."""
     project = Path(project)
     if not (project / "project.json").is_file():
         raise VaqfError(f"{project} is not a project emitted by `vaqf emit` (no project.json)")
@@ -81,6 +92,12 @@ def build(project: Path, build_dir: Path | None = None, *, cxx: str | None = Non
     out.mkdir(parents=True, exist_ok=True)
     flags = [*CXXFLAGS, *QUIET, *(["-Werror"] if werror else []), *extra_flags, "-isystem", str(ap),
              *(f"-I{project / d}" for d in INCLUDES)]
+
+    exe = out / "csim"
+    stamp = out / "csim.stamp"
+    key = _stamp(compiler, flags, project)
+    if exe.is_file() and stamp.is_file() and stamp.read_text() == key:
+        return exe
 
     def compile_one(src: str) -> Path:
         obj = out / (Path(src).stem + ".o")
@@ -92,10 +109,10 @@ def build(project: Path, build_dir: Path | None = None, *, cxx: str | None = Non
 
     with concurrent.futures.ThreadPoolExecutor(len(SOURCES)) as pool:
         objects = list(pool.map(compile_one, SOURCES))
-    exe = out / "csim"
     run = subprocess.run([compiler, *[str(o) for o in objects], "-o", str(exe)], capture_output=True, text=True)
     if run.returncode:
         raise VaqfError(f"linking the C simulation failed:\n{run.stderr.strip()[-4000:]}")
+    stamp.write_text(key)
     return exe
 
 

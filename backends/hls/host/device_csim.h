@@ -22,7 +22,7 @@ class CsimMem {
   static const int port_bits = VAQF_PORT_BITS;
   static const int kSub = VAQF_PORT_BITS / 64;
 
-  explicit CsimMem(int64_t words) : words_(words) {}
+  explicit CsimMem(int64_t words) : words_(words, word_t(0)) {}
 
   uint64_t get64(int64_t i) const {
     const int lo = (int)(i % kSub) * 64;

@@ -1,0 +1,250 @@
+"""The HLS backend end to end on a reduced DeiT: emit, C-simulate with g++, compare with the integer reference."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from xdsl.context import Context
+
+from vaqf_compiler.backends.hls import HlsOptions, Tiling, csim, emit_project, write_project
+from vaqf_compiler.backends.hls.csim import find_ap_include
+from vaqf_compiler.calibrate import calibrate
+from vaqf_compiler.cli.main import main
+from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.frontend.load import export_module
+from vaqf_compiler.frontend.torch_import import ImportedModel, import_program
+from vaqf_compiler.interp import Interpreter
+from vaqf_compiler.ir import parse_ir, print_ir
+from vaqf_compiler.models.deit import build_deit
+from vaqf_compiler.params import attach_sidecar, save_params
+from vaqf_compiler.passes.fold_patch_embed import FoldPatchEmbedPass
+from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
+from vaqf_compiler.passes.vaqf_pipeline import VaqfPipelinePass
+
+# A reduced DeiT: 32x32 images, 8x8 patches (17 tokens), dim 32, 2 heads, one block, 10 classes.
+SMALL = dict(image_size=(32, 32), patch_size=8, dim=32, heads=2, depth=1, num_classes=10)
+
+
+def _have_toolchain() -> bool:
+    try:
+        find_ap_include()
+    except VaqfError:
+        return False
+    return shutil.which("g++") is not None
+
+
+needs_gxx = pytest.mark.skipif(not _have_toolchain(), reason="needs g++ and the ap_int headers (hls extra)")
+
+
+def images(n: int, shape=(3, 32, 32), seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, *shape)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def small() -> ImportedModel:
+    return import_program(export_module(build_deit("deit-tiny", seed=3, **SMALL), (3, 32, 32)))
+
+
+def lowered(model: ImportedModel, wbits: int, abits: int):
+    module = parse_ir(print_ir(model.module))
+    FoldPatchEmbedPass().apply(Context(), module)
+    MarkQuantizationPass(wbits, abits).apply(Context(), module)
+    calibrate(module, model.params, list(images(3, seed=1)))
+    VaqfPipelinePass(wbits, abits).apply(Context(), module)
+    return module
+
+
+def reference(module, params, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and output codes of the integer interpreter."""
+    interp = Interpreter(module, params, "int")
+    producer = interp.function.body.block.last_op.operands[0].owner
+    logits, codes = [], []
+    for x in xs:
+        seen = {}
+        logits.append(interp.run(x, lambda op, v: seen.__setitem__(op, v) if op is producer else None))
+        codes.append(seen[producer].ravel())
+    return np.stack(logits), np.stack(codes)
+
+
+@needs_gxx
+@pytest.mark.parametrize(
+    "wbits,abits,options",
+    [
+        # W1A8 runs through the command line (test_emit_and_csim_from_the_command_line).
+        (1, 6, HlsOptions(port_bits=128, tiling=Tiling(tm=5, tn=6, nh=2, tm_q=7, tn_q=24))),  # odd tiles
+        (1, 4, HlsOptions(tiling=Tiling(tm=8, tn=16, nh=2, tm_q=16, tn_q=32))),
+        (16, 16, HlsOptions()),  # the unquantized baseline: everything on the 16-bit array
+    ],
+    ids=["W1A6-port128-odd-tiles", "W1A4-nh2", "W16A16"],
+)
+def test_csim_logits_are_bit_identical_to_the_integer_reference(small, tmp_path, wbits, abits, options):
+    module = lowered(small, wbits, abits)
+    xs = images(2, seed=5)
+    want, codes = reference(module, small.params, xs)
+    files = emit_project(module, small.params, options=options, tb_images=xs, tb_golden_codes=codes)
+    write_project(files, tmp_path / "prj")
+    result = csim(tmp_path / "prj", werror=True)  # our C++ compiles warning-free with -Wall -Wextra
+    assert result.passed, result.output
+    assert np.array_equal(result.codes, codes)
+    assert np.array_equal(result.logits, want)  # float32 logits, bit for bit
+    assert result.build_seconds + result.run_seconds < 30
+    # other images than the test bench's: nothing to compare, the same logits as the reference
+    others = images(1, seed=8)
+    again = csim(tmp_path / "prj", others, werror=True)
+    assert again.passed is None and again.build_seconds < 1  # the build is reused
+    assert np.array_equal(again.logits, reference(module, small.params, others)[0])
+
+
+@pytest.fixture(scope="module")
+def w1a8(small):
+    return lowered(small, 1, 8)
+
+
+def test_emit_is_deterministic(small, w1a8):
+    xs = images(1)
+    a = emit_project(w1a8, small.params, tb_images=xs, tb_golden_codes=reference(w1a8, small.params, xs)[1])
+    again = lowered(small, 1, 8)  # a fresh module (new objects, same IR) gives the same bytes
+    b = emit_project(again, small.params, tb_images=xs, tb_golden_codes=reference(again, small.params, xs)[1])
+    assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)
+    assert {"kernel/vaqf_top.cpp", "kernel/vaqf_config.h", "kernel/vaqf_engine.h", "host/vaqf_model.h",
+            "host/csim_main.cpp", "host/main_zynq.cpp", "host/main_xrt.cpp", "weights/params.bin",
+            "weights/params.json", "tb/input.bin", "tb/golden_codes.bin", "run_hls.tcl", "Makefile", "README.md",
+            "project.json"} <= set(a)
+
+
+def test_emitted_kernel_reads_tiling_and_packing_from_the_options(small, w1a8):
+    files = emit_project(w1a8, small.params, options=HlsOptions(tiling=Tiling(tm=8, tn=16, nh=2, tm_q=16, tn_q=32)))
+    config = files["kernel/vaqf_config.h"].decode()
+    for line in ("TM = 8;", "TN = 16;", "NH = 2;", "TM_Q = 16;", "TN_Q = 32;", "GQ = 8;", "G16 = 4;"):
+        assert line in config
+    top = files["kernel/vaqf_top.cpp"].decode()
+    assert "#pragma HLS INTERFACE m_axi port=xq" in top and "BinArray::run" in top and "DspArray::run" in top
+    meta = json.loads(files["project.json"])
+    assert meta["precision"] == "W1A8" and meta["tiling"]["tn_q"] == 32
+    assert "W1A8" in files["README.md"].decode()
+
+
+def test_refuses_to_overwrite_without_force(small, w1a8, tmp_path):
+    files = emit_project(w1a8, small.params)
+    out = tmp_path / "prj"
+    write_project(files, out)
+    (out / "mine.txt").write_text("keep")
+    with pytest.raises(VaqfError, match="not empty; use --force"):
+        write_project(files, out)
+    assert (out / "mine.txt").read_text() == "keep"
+    write_project(files, out, force=True)
+    assert not (out / "mine.txt").exists() and (out / "kernel" / "vaqf_top.cpp").is_file()
+    (tmp_path / "empty").mkdir()
+    write_project(files, tmp_path / "empty")  # an empty directory is fine
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def test_failed_emit_leaves_no_half_project(small, w1a8, tmp_path):
+    files = dict(emit_project(w1a8, small.params))
+    files["../escape.txt"] = b"x"  # a bad path fails half way through writing
+    with pytest.raises(ValueError):
+        write_project(files, tmp_path / "prj")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_graph_level_module_is_refused_with_a_hint(small):
+    module = parse_ir(print_ir(small.module))
+    with pytest.raises(VaqfError, match=r"graph-level IR; lower it first: vaqf-opt .*vaqf-pipeline"):
+        emit_project(module, small.params)
+
+
+def test_uncalibrated_module_is_refused(small):
+    module = parse_ir(print_ir(small.module))
+    FoldPatchEmbedPass().apply(Context(), module)
+    MarkQuantizationPass(1, 8).apply(Context(), module)
+    VaqfPipelinePass(1, 8).apply(Context(), module)
+    with pytest.raises(VaqfError, match="calibrate"):
+        emit_project(module, small.params)
+
+
+def test_missing_compiler_and_headers_are_clear_errors(small, w1a8, tmp_path, monkeypatch):
+    write_project(emit_project(w1a8, small.params), tmp_path / "prj")
+    with pytest.raises(VaqfError, match="C\\+\\+ compiler 'no-such-g\\+\\+' not found"):
+        csim(tmp_path / "prj", cxx="no-such-g++")
+    monkeypatch.setenv("XILINX_HLS", str(tmp_path / "nowhere"))
+    with pytest.raises(VaqfError, match="XILINX_HLS is set but .*ap_int.h does not exist"):
+        csim(tmp_path / "prj")
+    monkeypatch.delenv("XILINX_HLS")
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(VaqfError, match="no ap_int headers: set XILINX_HLS .*pip install 'vaqf\\[hls\\]'"):
+        csim(tmp_path / "prj")
+    with pytest.raises(VaqfError, match="not a project emitted by `vaqf emit`"):
+        csim(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def lowered_file(tmp_path_factory, w1a8, small) -> Path:
+    d = tmp_path_factory.mktemp("cli")
+    module = parse_ir(print_ir(w1a8))
+    attach_sidecar(module, "a.npz", save_params(d / "a.npz", small.params))
+    (d / "a.mlir").write_text(print_ir(module))
+    return d / "a.mlir"
+
+
+@needs_gxx
+def test_emit_and_csim_from_the_command_line(lowered_file, tmp_path, capsys):
+    prj = tmp_path / "prj"
+    assert main(["emit", str(lowered_file), "-o", str(prj), "--tb-images", "2"]) == 0
+    assert "test bench of 2 image(s)" in capsys.readouterr().out
+    assert main(["emit", str(lowered_file), "-o", str(prj)]) == 1
+    assert "not empty; use --force" in capsys.readouterr().err
+    assert main(["csim", str(prj), "-o", str(tmp_path / "y.npy")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PASS: 20 output codes of 2 image(s) bit-identical")  # W1A8
+    module = parse_ir(lowered_file.read_text())
+    xs = np.fromfile(prj / "tb" / "input.bin", dtype="<f4").reshape(2, 3, 32, 32)
+    from vaqf_compiler.params import load_params
+
+    assert np.array_equal(np.load(tmp_path / "y.npy"), reference(module, load_params(module, lowered_file), xs)[0])
+    # a corrupted golden file makes csim fail with exit status 1
+    golden = prj / "tb" / "golden_codes.bin"
+    codes = np.fromfile(golden, dtype="<i8")
+    codes[3] += 1
+    codes.tofile(golden)
+    assert main(["csim", str(prj)]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_emit_refuses_vit_ir_from_the_command_line(tmp_path, capsys, small):
+    module = parse_ir(print_ir(small.module))
+    attach_sidecar(module, "m.npz", save_params(tmp_path / "m.npz", small.params))
+    (tmp_path / "m.mlir").write_text(print_ir(module))
+    assert main(["emit", str(tmp_path / "m.mlir"), "-o", str(tmp_path / "prj")]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "graph-level IR; lower it first" in line and "vaqf-pipeline" in line
+    assert not (tmp_path / "prj").exists()
+
+
+def test_help_shows_examples(capsys):
+    for cmd in ("emit", "csim"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        assert "examples:" in capsys.readouterr().out
+
+
+@needs_gxx
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_makefile_builds_the_same_c_simulation(small, w1a8, tmp_path):
+    import subprocess
+
+    xs = images(1)
+    write_project(emit_project(w1a8, small.params, tb_images=xs,
+                               tb_golden_codes=reference(w1a8, small.params, xs)[1]), tmp_path / "prj")
+    env = {**os.environ, "AP_INCLUDE": str(find_ap_include())}
+    run = subprocess.run(["make", "-s", "csim"], cwd=tmp_path / "prj", env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "PASS" in run.stdout
