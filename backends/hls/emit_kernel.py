@@ -113,6 +113,7 @@ def emit_top(program: Program) -> str:
             w.line(f"#pragma HLS INTERFACE m_axi port={port} offset=slave bundle={bundle} depth={depth}"
                    " max_read_burst_length=64 max_write_burst_length=64 latency=32")
         w.line("#pragma HLS INTERFACE s_axilite port=d bundle=control")
+        w.line("#pragma HLS aggregate variable=d compact=bit")
         w.line("#pragma HLS INTERFACE s_axilite port=return bundle=control")
         with w.block("switch (d.op)"):
             w.line("case vaqf::OP_FC:")

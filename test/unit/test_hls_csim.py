@@ -248,3 +248,33 @@ def test_makefile_builds_the_same_c_simulation(small, w1a8, tmp_path):
     run = subprocess.run(["make", "-s", "csim"], cwd=tmp_path / "prj", env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "PASS" in run.stdout
+
+
+XRT_STUB = {
+    "xrt/xrt_device.h": "#pragma once\n#include <string>\n#define XCL_BO_SYNC_BO_TO_DEVICE 0\n"
+    "#define XCL_BO_SYNC_BO_FROM_DEVICE 1\nnamespace xrt {\nstruct uuid {};\n"
+    "struct device { explicit device(int) {} uuid load_xclbin(const std::string&) { return {}; } };\n}\n",
+    "xrt/xrt_bo.h": "#pragma once\n#include <cstddef>\n#include \"xrt_device.h\"\nnamespace xrt {\n"
+    "struct bo { bo(device&, size_t, int) {} template <class T> T map() { static unsigned long long b[64];"
+    " return (T)b; } void sync(int) {} };\n}\n",
+    "xrt/xrt_kernel.h": "#pragma once\n#include \"xrt_bo.h\"\nnamespace xrt {\nstruct run { void wait() {} };\n"
+    "struct kernel { kernel(device&, const uuid&, const char*) {} int group_id(int) { return 0; }\n"
+    "  template <class... A> run operator()(A&&...) { return {}; } };\n}\n",
+}
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_board_hosts_compile_without_warnings(small, w1a8, tmp_path):
+    """The Zynq host needs only POSIX; the XRT host is checked against a stub of the XRT API."""
+    import subprocess
+
+    prj = tmp_path / "prj"
+    write_project(emit_project(w1a8, small.params), prj)
+    for rel, text in XRT_STUB.items():
+        (tmp_path / "stub" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "stub" / rel).write_text(text)
+    for main_cpp, extra in (("main_zynq.cpp", []), ("main_xrt.cpp", [f"-I{tmp_path / 'stub'}"])):
+        run = subprocess.run(["g++", "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-Ikernel", "-Ihost", *extra,
+                              "-c", f"host/{main_cpp}", "-o", str(tmp_path / "x.o")], cwd=prj, capture_output=True,
+                             text=True)
+        assert run.returncode == 0, run.stderr
