@@ -27,9 +27,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
-from xdsl.dialects.builtin import I64, IntegerAttr, TensorType, UnitAttr, i64
+from xdsl.dialects.builtin import I64, IntAttr, IntegerAttr, TensorType, UnitAttr, i64
 from xdsl.dialects.utils import EnumAttribute
-from xdsl.ir import Attribute, Dialect, Operation, SpacedOpaqueSyntaxAttribute, SSAValue
+from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, SpacedOpaqueSyntaxAttribute, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     irdl_attr_definition,
@@ -41,6 +41,8 @@ from xdsl.irdl import (
     result_def,
     traits_def,
 )
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
@@ -69,6 +71,64 @@ class EngineKind(StrEnum):
 @irdl_attr_definition
 class EngineKindAttr(EnumAttribute[EngineKind], SpacedOpaqueSyntaxAttribute):
     name = "accel.engine_kind"
+
+
+_TILING_FIELDS = ("tm", "tn", "nh", "g", "ports")
+
+
+@irdl_attr_definition
+class TilingAttr(ParametrizedAttribute):
+    """How `assign-tiling` maps an engine layer onto its MAC array.
+
+    `#accel.tiling<tm = 336, tn = 16, nh = 1, g = 8, ports = 2>`: `tm` output x `tn`
+    input channels per step (`tn` split in `nh` head or channel groups), operands
+    packed `g` per AXI word, `ports` AXI ports per stream. `dsp_lanes = N` (printed
+    only when non-zero): N of the `tm` output lanes are idle DSPs helping a
+    binary-weight layer.
+    """
+
+    name = "accel.tiling"
+
+    tm: IntAttr
+    tn: IntAttr
+    nh: IntAttr
+    g: IntAttr
+    ports: IntAttr
+    dsp_lanes: IntAttr
+
+    def __init__(self, tm: int, tn: int, nh: int, g: int, ports: int, dsp_lanes: int = 0):
+        super().__init__(*(IntAttr(v) for v in (tm, tn, nh, g, ports, dsp_lanes)))
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        def field(key: str) -> IntAttr:
+            parser.parse_keyword(key)
+            parser.parse_punctuation("=")
+            return IntAttr(parser.parse_integer(allow_boolean=False, allow_negative=False))
+
+        with parser.in_angle_brackets():
+            values = [field(_TILING_FIELDS[0])]
+            for key in _TILING_FIELDS[1:]:
+                parser.parse_punctuation(",")
+                values.append(field(key))
+            lanes = IntAttr(0)
+            if parser.parse_optional_punctuation(","):
+                lanes = field("dsp_lanes")
+        return [*values, lanes]
+
+    def print_parameters(self, printer: Printer) -> None:
+        body = ", ".join(f"{key} = {getattr(self, key).data}" for key in _TILING_FIELDS)
+        extra = f", dsp_lanes = {self.dsp_lanes.data}" if self.dsp_lanes.data else ""
+        printer.print_string(f"<{body}{extra}>")
+
+    def verify(self) -> None:
+        for key in _TILING_FIELDS:
+            if getattr(self, key).data < 1:
+                raise VerifyException(f"#accel.tiling: {key} must be >= 1, got {getattr(self, key).data}")
+        if self.tn.data % self.nh.data:
+            raise VerifyException(f"#accel.tiling: tn = {self.tn.data} must be a multiple of nh = {self.nh.data}")
+        if not 0 <= self.dsp_lanes.data <= self.tm.data:
+            raise VerifyException(f"#accel.tiling: dsp_lanes = {self.dsp_lanes.data} must be in 0..tm")
 
 
 def _same_type(op: Operation, a: SSAValue, b: SSAValue) -> None:
@@ -144,10 +204,12 @@ class EngineOp(IRDLOperation):
     bias = opt_prop_def(vit.ParamAttr)
     quant = prop_def(vit.QuantAttr)
     out = prop_def(vit.FormatAttr)
+    tiling = opt_prop_def(TilingAttr)
     traits = traits_def(Pure())
     assembly_format = (
         "$kind $lhs (`,` $rhs^)? `heads` $heads (`transpose_b` $transpose_b^)? (`weight` qualified($weight)^)?"
-        " (`bias` qualified($bias)^)? `quant` qualified($quant) `out` qualified($out) attr-dict"
+        " (`bias` qualified($bias)^)? `quant` qualified($quant) `out` qualified($out)"
+        " (`tiling` qualified($tiling)^)? attr-dict"
         " `:` functional-type(operands, results)"
     )
 
@@ -288,5 +350,5 @@ MIRRORED: dict[type[IRDLOperation], type[IRDLOperation]] = {
 Accel = Dialect(
     "accel",
     [LoadOp, StoreOp, EngineOp, *MIRRORED],
-    [StreamAttr, EngineKindAttr],
+    [StreamAttr, EngineKindAttr, TilingAttr],
 )
