@@ -1,0 +1,221 @@
+"""What the accelerator has to compute, read off a lowered (`accel`) module.
+
+The cost model never looks at IR again after this: a `Workload` is a list of
+engine layers (every `accel.engine`) and streaming layers (the element-wise
+ops placed `on accel`), with identical layers merged and counted. Operand
+formats are kept *symbolically*: a quantized activation (`int k` / `uint k`)
+becomes `CODE`, whose width is the activation precision the model is asked
+about, so one extraction serves every precision the search tries (the module
+was lowered with some `abits`; which one does not matter).
+
+What is ignored, on purpose (see docs/cost-model.md):
+- ops placed `on host` (scale, softmax, GELU by default; patchify, token
+  concat, position embedding, CLS select): the host runs them, their time is
+  not counted;
+- `accel.split_heads`/`accel.merge_heads`: views, nothing moves;
+- `accel.load`/`accel.store`: their traffic is part of the engine layer's
+  model (tile loads and stores).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Operation, SSAValue
+
+from vaqf_compiler.dialects import accel, vit
+from vaqf_compiler.dialects.vit import FormatAttr, NumberKind, Placement
+from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.ir import describe
+
+# Symbolic operand formats: a width, or CODE (the activation precision k) or BINARY (1 bit, ±1).
+CODE = "code"
+BINARY = "binary"
+Fmt = int | str  # 16 (fixed point), CODE, BINARY
+
+
+def fmt_of(attr: FormatAttr) -> Fmt:
+    """A storage format as the model sees it: binary weights, k-bit codes, or a fixed width."""
+    kind = attr.number_kind
+    if kind == NumberKind.BINARY:
+        return BINARY
+    if kind in (NumberKind.INT, NumberKind.UINT):
+        return CODE
+    return attr.bits.data
+
+
+def bits_of(fmt: Fmt, k: int) -> int:
+    """The width of `fmt` when activations have `k` bits."""
+    if fmt == CODE:
+        return k
+    if fmt == BINARY:
+        return 1
+    assert isinstance(fmt, int)
+    return fmt
+
+
+@dataclass(frozen=True)
+class EngineLayer:
+    """One `accel.engine`: `heads` products of [tokens x cin] by [cin x cout] (per head).
+
+    `x`, `w`, `y`: formats of the input activation, the weight (or the second
+    activation of an attention product) and the result. `rhs_packed_along_out`:
+    the second operand is stored with the output dimension contiguous (A·V),
+    so its packing runs along `cout`, not `cin`.
+    """
+
+    kind: str  # "fc" | "attention"
+    tokens: int
+    cin: int
+    cout: int
+    heads: int
+    x: Fmt
+    w: Fmt
+    y: Fmt
+    rhs_packed_along_out: bool = False
+
+    @property
+    def binary(self) -> bool:
+        """Binary weights: its MACs are additions/subtractions, done by the LUT array."""
+        return self.w == BINARY
+
+    @property
+    def macs(self) -> int:
+        return self.heads * self.tokens * self.cin * self.cout
+
+
+@dataclass(frozen=True)
+class StreamLayer:
+    """An element-wise op on the FPGA (layer norm, residual add, …): streams `elements` values."""
+
+    kind: str  # the accel op name without the dialect, e.g. "layer_norm"
+    elements: int
+    row: int  # elements per token (layer norm reads a row before normalising it)
+    inputs: tuple[Fmt, ...]
+    y: Fmt
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The engine and streaming layers of a model, each with how many times it occurs."""
+
+    engine: tuple[tuple[EngineLayer, int], ...]
+    stream: tuple[tuple[StreamLayer, int], ...]
+    host_ops: tuple[tuple[str, int], ...] = field(default=())
+    name: str = "model"
+
+    @property
+    def heads(self) -> int:
+        """The attention head count (1 when the model has no attention on the engine)."""
+        hs = {layer.heads for layer, _ in self.engine if layer.kind == "attention"}
+        if len(hs) > 1:
+            raise VaqfError(f"{self.name}: attention layers with different head counts {sorted(hs)}")
+        return hs.pop() if hs else 1
+
+    @property
+    def has_binary(self) -> bool:
+        return any(layer.binary for layer, _ in self.engine)
+
+    @property
+    def max_tokens(self) -> int:
+        return max((layer.tokens for layer, _ in self.engine), default=1)
+
+    @property
+    def max_cin(self) -> int:
+        return max((layer.cin for layer, _ in self.engine), default=1)
+
+    def macs(self, binary: bool | None = None) -> int:
+        return sum(n * layer.macs for layer, n in self.engine if binary is None or layer.binary == binary)
+
+    def unquantized(self) -> Workload:
+        """The same model with every operand 16-bit fixed point (the baseline W16A16 design)."""
+        engine = tuple(
+            (EngineLayer(lay.kind, lay.tokens, lay.cin, lay.cout, lay.heads, 16, 16, 16, lay.rhs_packed_along_out), n)
+            for lay, n in self.engine
+        )
+        stream = tuple(
+            (StreamLayer(s.kind, s.elements, s.row, tuple(16 for _ in s.inputs), 16), n) for s, n in self.stream
+        )
+        return Workload(_merge(engine), _merge(stream), self.host_ops, self.name + " (W16A16)")
+
+
+def _merge(items) -> tuple:
+    counts: Counter = Counter()
+    for item, n in items:
+        counts[item] += n
+    return tuple(counts.items())
+
+
+def _shape(value: SSAValue) -> tuple[int, ...]:
+    t = value.type
+    assert isinstance(t, TensorType)
+    return tuple(t.get_shape())
+
+
+def _producer_format(value: SSAValue) -> Fmt:
+    """How `value` is stored in DDR: its producer's `out` (function arguments: 16-bit)."""
+    owner = value.owner
+    if isinstance(owner, accel.LoadOp | accel.StoreOp):
+        return fmt_of(owner.format)
+    out = getattr(owner, "out", None) if isinstance(owner, Operation) else None
+    return fmt_of(out) if isinstance(out, FormatAttr) else 16
+
+
+def _engine_layer(op: accel.EngineOp) -> EngineLayer:
+    x, w, y = fmt_of(op.quant.inputs), fmt_of(op.quant.weights), fmt_of(op.out)
+    lhs, res = _shape(op.lhs), _shape(op.result)
+    if op.is_attention:
+        assert op.rhs is not None
+        heads, tokens, cin = lhs
+        cout = res[-1]
+        return EngineLayer("attention", tokens, cin, cout, heads, x, w, y, rhs_packed_along_out=op.transpose_b is None)
+    tokens = lhs[0] if len(lhs) == 2 else 1
+    return EngineLayer("fc", tokens, lhs[-1], res[-1], 1, x, w, y)
+
+
+def _stream_layer(op: vit.VitOp) -> StreamLayer:
+    res = _shape(op.results[0])
+    out = op.out
+    y = fmt_of(out) if isinstance(out, FormatAttr) else 16
+    inputs = tuple(_producer_format(v) for v in op.operands)
+    return StreamLayer(op.name.removeprefix("accel."), math.prod(res), res[-1] if res else 1, inputs, y)
+
+
+# Ops that are views or whose traffic the engine layer already counts.
+_FREE = (accel.LoadOp, accel.StoreOp, accel.SplitHeadsOp, accel.MergeHeadsOp)
+
+
+def extract_workload(module: ModuleOp, name: str = "model") -> Workload:
+    """The workload of a lowered module; a `VaqfError` naming the op if it is not lowered."""
+    engine: Counter = Counter()
+    stream: Counter = Counter()
+    host: Counter = Counter()
+    seen_function = False
+    for op in module.walk():
+        if isinstance(op, func.FuncOp):
+            seen_function = True
+            continue
+        if isinstance(op, ModuleOp | func.ReturnOp) or op.dialect_name() in ("builtin", "func", "arith"):
+            continue
+        if op.dialect_name() == "vit":
+            raise VaqfError(
+                "the module is not lowered to the accel dialect; run vaqf-pipeline first", where=describe(op)
+            )
+        if isinstance(op, accel.EngineOp):
+            engine[_engine_layer(op)] += 1
+        elif isinstance(op, _FREE):
+            continue
+        elif isinstance(op, vit.VitOp):
+            if op.place is not None and op.place.data == Placement.HOST:
+                host[op.name] += 1
+            else:
+                stream[_stream_layer(op)] += 1
+        else:
+            raise VaqfError(f"the cost model does not know '{op.name}'", where=describe(op))
+    if not seen_function or not engine:
+        raise VaqfError("the module has no accel.engine layers; run vaqf-pipeline on a ViT first")
+    return Workload(tuple(engine.items()), tuple(stream.items()), tuple(sorted(host.items())), name)

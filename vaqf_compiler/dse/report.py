@@ -1,0 +1,89 @@
+"""What `vaqf dse` prints and writes: the per-precision table, the choice per target, a JSON report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from vaqf_compiler.cost.calibration import constants
+from vaqf_compiler.cost.model import Estimate, binary_lanes, packing
+from vaqf_compiler.dse.search import Choice, PrecisionResult, Searcher
+
+
+def design_text(est: Estimate) -> str:
+    """`16b 100x16 | bin 336x16 | nh 1 | G 8 | 2 ports` (+ idle-DSP lanes when packed)."""
+    d = est.design
+    parts = [f"16b {d.tm}x{d.tn}"]
+    if d.tm_q:
+        lanes = int(binary_lanes(d.bits, d.tm_q, d.tn_q, d.tm * d.tn, d.pack_dsp))
+        parts.append(f"bin {d.tm_q}x{d.tn_q}" + (f" +{lanes - d.tm_q} DSP lanes" if lanes > d.tm_q else ""))
+        parts.append(f"G {packing(d.bits)}")
+    parts.append(f"nh {d.nh}")
+    parts.append(f"{d.ports} ports")
+    return " | ".join(parts)
+
+
+def _pct(used: float, total: float) -> str:
+    return f"{100 * used / total:.0f}%"
+
+
+def table(searcher: Searcher, results: list[PrecisionResult], choices: list[Choice]) -> str:
+    """One row per precision: FPS, resources (share of the board), feasibility, the design."""
+    b = searcher.board
+    chosen = {c.bits: c for c in choices}
+    head = f"{'bits':>4} {'FPS':>7} {'DSP':>11} {'LUT':>14} {'BRAM36':>13}  {'fits':<4} {'meets':<10} design"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        e = r.estimate
+        meets = ",".join(f"{c.target:g}" for c in choices if r.fps >= c.target) or "-"
+        mark = "*" if r.bits in chosen else " "
+        if e is None:
+            lines.append(f"{r.bits:>3}{mark} {'-':>7} {'-':>11} {'-':>14} {'-':>13}  {'no':<4} {'-':<10} nothing fits")
+            continue
+        width = f" ({e.design.bits}-bit datapath)" if e.design.bits != r.bits else ""
+        lines.append(
+            f"{r.bits:>3}{mark} {e.fps:>7.2f} {e.dsp:>5} ({_pct(e.dsp, b.dsp):>3}) {e.lut:>7} ({_pct(e.lut, b.lut):>3})"
+            f" {e.bram36:>6.1f} ({_pct(e.bram36, b.bram36):>3})  {'yes':<4} {meets:<10} {design_text(e)}{width}"
+        )
+    return "\n".join(lines)
+
+
+def estimate_json(e: Estimate | None) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    return {
+        "fps": e.fps,
+        "cycles": e.cycles,
+        "latency_ms": e.latency_ms,
+        "dsp": e.dsp,
+        "lut": e.lut,
+        "bram18": e.bram18,
+        "bram36": e.bram36,
+        "design": e.design.as_dict(),
+        "layers": [asdict(layer) for layer in e.layers],
+    }
+
+
+def report_json(searcher: Searcher, results: list[PrecisionResult], choices: list[Choice],
+                unreachable: list[tuple[float, str]], packed: list[tuple[Choice, PrecisionResult]],
+                seconds: float) -> dict[str, Any]:
+    b, o = searcher.board, searcher.opts
+    return {
+        "model": searcher.workload.name,
+        "board": asdict(b),
+        "options": asdict(o),
+        "budget": asdict(searcher.budget),
+        "calibration": [asdict(c) for c in constants(searcher.calib)],
+        "precisions": [{"bits": r.bits, "feasible": r.feasible, **(estimate_json(r.estimate) or {})} for r in results],
+        "targets": [
+            {"target_fps": c.target, "bits": c.bits, "fps": c.result.fps, "evaluated_bits": list(c.evaluated)}
+            for c in choices
+        ]
+        + [{"target_fps": t, "error": msg} for t, msg in unreachable],
+        "pack_dsp": [
+            {"target_fps": c.target, "bits": c.bits, "fps": p.fps, "gain": p.fps / c.result.fps - 1,
+             **(estimate_json(p.estimate) or {})}
+            for c, p in packed
+        ],
+        "search": {"seconds": seconds, "tilings_evaluated": searcher.stats.designs},
+    }
