@@ -51,6 +51,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "partition-host-accel": lambda: _load("vaqf_compiler.passes.partition_host_accel", "PartitionHostAccelPass"),
     "lower-to-accel": lambda: _load("vaqf_compiler.passes.lower_to_accel", "LowerToAccelPass"),
     "vaqf-pipeline": lambda: _load("vaqf_compiler.passes.vaqf_pipeline", "VaqfPipelinePass"),
+    "assign-tiling": lambda: _load("vaqf_compiler.passes.assign_tiling", "AssignTilingPass"),
 }
 
 
