@@ -54,9 +54,7 @@ typedef ap_uint<64> u64_t;
 template <int PORT>
 inline i64_t unpack_code(const ap_uint<PORT>& word, int slot, const Tensor& t) {
   const int lo = slot * t.bits;
-  ap_uint<PORT> shifted = word >> lo;
-  u64_t raw = shifted.range(63, 0);
-  if (t.bits < 64) raw = raw & ((u64_t(1) << t.bits) - 1);
+  const u64_t raw = word.range(lo + t.bits - 1, lo);
   if (!t.sgn) return i64_t(raw);
   if (t.bits == 1) return raw == 0 ? i64_t(-1) : i64_t(1);
   if (t.bits < 64 && raw[t.bits - 1] == 1) return i64_t(raw) - (i64_t(1) << t.bits);
@@ -140,10 +138,16 @@ template <int PORT, int TM, int TN, int NH, int MAX_T, bool BIN, class XT, class
 struct Engine {
   static const int TI = TN / NH;  // inputs per head group
 
-  static ACC mac(XT x, WT w) {
+  // s += x * w. A binary weight adds or subtracts (LUTs only); multi-bit operands take one DSP each.
+  static void mac(ACC& s, XT x, WT w) {
 #pragma HLS inline
-    if (BIN) return w != 0 ? ACC(x) : ACC(-x);  // binary weight: add or subtract, LUTs only
-    return ACC(x * w);                          // multi-bit operands: one DSP each
+    if (BIN) {
+      const ACC a = x;
+      if (w != 0) s += a;
+      else s -= a;
+    } else {
+      s += ACC(x * w);
+    }
   }
 
   // Input tile of step `i` (group g): x[gi][t][0..TI).
@@ -217,7 +221,7 @@ struct Engine {
           ACC s = 0;
           for (int j = 0; j < TI; ++j) {
 #pragma HLS unroll
-            s += mac(xb[gi][t][j], wb[gi][mi][j]);
+            mac(s, xb[gi][t][j], wb[gi][mi][j]);
           }
           part[gi][mi] = s;
         }
