@@ -108,6 +108,9 @@ def tiling_from_ir(module: ModuleOp) -> IrTiling | None:
         tm, tn, nh, g, p = (_int(getattr(attr, k, None)) for k in ("tm", "tn", "nh", "g", "ports"))
         if tm is None or tn is None:
             raise VaqfError(f"accel.engine: unreadable tiling {attr}")
+        if (_int(getattr(attr, "dsp_lanes", None)) or 0) > 0:
+            raise VaqfError("hls: the tiling lets idle DSPs run binary MACs (pack-dsp, dsp_lanes > 0), which the "
+                            "emitted kernel does not implement; run assign-tiling without pack-dsp")
         is_binary = not op.is_attention and op.quant.weights.number_kind == "binary"
         if is_binary:
             binary.add((tm, tn))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -15,6 +16,9 @@ from vaqf_compiler.backends.hls import HlsOptions, Tiling, csim, emit_project, w
 from vaqf_compiler.backends.hls.csim import find_ap_include
 from vaqf_compiler.calibrate import calibrate
 from vaqf_compiler.cli.main import main
+from vaqf_compiler.cost.model import Hardware, engine_cycles, pipeline_depth
+from vaqf_compiler.cost.workload import EngineLayer, fmt_of
+from vaqf_compiler.dialects import accel
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.frontend.load import export_module
 from vaqf_compiler.frontend.torch_import import ImportedModel, import_program
@@ -22,6 +26,7 @@ from vaqf_compiler.interp import Interpreter
 from vaqf_compiler.ir import parse_ir, print_ir
 from vaqf_compiler.models.deit import build_deit
 from vaqf_compiler.params import attach_sidecar, save_params
+from vaqf_compiler.passes.assign_tiling import AssignTilingPass
 from vaqf_compiler.passes.fold_patch_embed import FoldPatchEmbedPass
 from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
 from vaqf_compiler.passes.vaqf_pipeline import VaqfPipelinePass
@@ -72,6 +77,39 @@ def reference(module, params, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(logits), np.stack(codes)
 
 
+def check_trips_against_cost_model(module, tiling: Tiling, trips: list[dict], bits: int, port_bits: int) -> int:
+    """The emitted kernel's loop trip counts per engine layer are the cost model's (docs/cost-model.md, C2-C4).
+
+    Exact: output tiles, input steps, iterations of the pipelined token loop (the model's
+    per-step compute is T + D, D the pipeline depth). Words: the model's per-step tile
+    sizes are an upper bound (a last partial step reads less); a row segment that starts
+    mid-word (a head view, an input group of Tn/Nh codes) may read one more word, which the
+    model does not count.
+    """
+    engines = [op for op in module.walk() if isinstance(op, accel.EngineOp)]
+    calls = [t for t in trips if str(t["name"]).startswith("accel.engine")]
+    assert len(calls) == len(engines)
+    hw = Hardware(port_bits=port_bits, streams=1)  # one port per stream at full rate: cycles = words
+    for op, trip in zip(engines, calls, strict=True):
+        lhs, res = op.lhs.type.get_shape(), op.result.type.get_shape()
+        heads, tokens = (lhs[0], lhs[1]) if op.is_attention else (1, lhs[0] if len(lhs) == 2 else 1)
+        layer = EngineLayer("attention" if op.is_attention else "fc", tokens, lhs[-1], res[-1], heads,
+                            fmt_of(op.quant.inputs), fmt_of(op.quant.weights), fmt_of(op.out),
+                            rhs_packed_along_out=op.is_attention and op.transpose_b is None)
+        tm, tn, nh = (tiling.tm_q, tiling.tn_q, 1) if layer.binary else (tiling.tm, tiling.tn, tiling.nh)
+        model = engine_cycles(layer, bits, tm, tn, nh, 1, 1.0, hw, detail=True)  # 1 port at full rate: words
+        t_in = tn // nh if op.is_attention else tn
+        steps = model.tiles * model.steps_in
+        assert (trip["tiles"], trip["steps"]) == (model.tiles, steps), trip["name"]
+        assert trip["compute"] == steps * (model.compute - pipeline_depth(t_in, hw)) == steps * tokens
+        groups = 1 if layer.binary else nh  # row segments per step: head groups (attention) or input groups (FC)
+        assert trip["x_words"] <= steps * (model.load_x + groups * tokens), trip["name"]
+        rows = t_in if layer.rhs_packed_along_out else tm
+        assert trip["w_words"] <= steps * (model.load_w + groups * rows), trip["name"]
+        assert trip["y_words"] <= model.tiles * model.store + model.tiles * tokens * (nh if op.is_attention else 1)
+    return len(calls)
+
+
 @needs_gxx
 @pytest.mark.parametrize(
     "wbits,abits,options",
@@ -94,6 +132,7 @@ def test_csim_logits_are_bit_identical_to_the_integer_reference(small, tmp_path,
     assert np.array_equal(result.codes, codes)
     assert np.array_equal(result.logits, want)  # float32 logits, bit for bit
     assert result.build_seconds + result.run_seconds < 30
+    check_trips_against_cost_model(module, options.tiling or Tiling(), result.trips, abits, options.port_bits)
     # other images than the test bench's: nothing to compare, the same logits as the reference
     others = images(1, seed=8)
     again = csim(tmp_path / "prj", others, werror=True)
@@ -189,6 +228,7 @@ def test_missing_compiler_and_headers_are_clear_errors(small, w1a8, tmp_path, mo
 def lowered_file(tmp_path_factory, w1a8, small) -> Path:
     d = tmp_path_factory.mktemp("cli")
     module = parse_ir(print_ir(w1a8))
+    AssignTilingPass(board="zcu102", target_fps=1).apply(Context(), module)  # the cost model's tiling
     attach_sidecar(module, "a.npz", save_params(d / "a.npz", small.params))
     (d / "a.mlir").write_text(print_ir(module))
     return d / "a.mlir"
@@ -209,6 +249,12 @@ def test_emit_and_csim_from_the_command_line(lowered_file, tmp_path, capsys):
     from vaqf_compiler.params import load_params
 
     assert np.array_equal(np.load(tmp_path / "y.npy"), reference(module, load_params(module, lowered_file), xs)[0])
+    # the kernel was built with assign-tiling's tiling; its trip counts are the cost model's
+    meta = json.loads((prj / "project.json").read_text())
+    assert meta["tiling_source"] == "ir"
+    with open(prj / "build" / "out" / "trips.csv") as f:
+        trips = [{k: v if k == "name" else int(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    assert check_trips_against_cost_model(module, Tiling(**meta["tiling"]), trips, 8, 64) == 8
     # a corrupted golden file makes csim fail with exit status 1
     golden = prj / "tb" / "golden_codes.bin"
     codes = np.fromfile(golden, dtype="<i8")
