@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp, StringAttr
 
 from vaqf_compiler.backends.hls.csim import CXXFLAGS, QUIET
 from vaqf_compiler.backends.hls.emit_host import emit_host
@@ -54,6 +54,22 @@ def _json(obj: object) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 
 
+def ir_estimate(program: Program) -> dict[str, object] | None:
+    """The prediction `assign-tiling` wrote on the function (`accel.fps`, `accel.dsp`, ...), if any."""
+    out: dict[str, object] = {}
+    for name, attr in program.function.attributes.items():
+        if not name.startswith("accel."):
+            continue
+        key = name.removeprefix("accel.")
+        if isinstance(attr, IntegerAttr):
+            out[key] = attr.value.data
+        elif isinstance(attr, FloatAttr):
+            out[key] = attr.value.data
+        elif isinstance(attr, StringAttr):
+            out[key] = attr.data
+    return out or None
+
+
 def project_meta(program: Program, tb_images: int, estimate: Mapping[str, object] | None, source: str) -> dict:
     o, c = program.options, program.config
     t = c.tiling
@@ -81,7 +97,8 @@ def project_meta(program: Program, tb_images: int, estimate: Mapping[str, object
                             or (isinstance(op, accel.LayerNormOp | accel.AddOp) and program.on_accel(op))),
         "params_sha256_16": program.digest(),
         "tb_images": tb_images,
-        "estimate": dict(estimate) if estimate else None,
+        "estimate": dict(estimate) if estimate else ir_estimate(program),
+        "ports_per_stream": {"ir": program.ports, "kernel": 1},
     }
 
 
@@ -196,7 +213,13 @@ def emit_readme(program: Program, meta: Mapping[str, object]) -> bytes:
         f"{program.options.port_bits} (binary weights).",
         f"- Kernel calls per image: {layers}; DDR used: {program.ddr_words} words "
         f"({program.param_words} of parameters).",
+        "- Loop nest of an engine layer (the cost model's, docs/cost-model.md C2-C4): head groups x output",
+        "  tiles x input steps (double-buffered tile loads) x tokens (pipelined, II=1) x the unrolled",
+        "  Nh x Tm x Tn/Nh MAC array; C simulation writes each call's trip counts to build/out/trips.csv.",
     ]
+    if program.ports and program.ports > 1:
+        lines.append(f"- The cost model assumed {program.ports} AXI ports per stream; this kernel has one m_axi "
+                     "port per stream (its loads take longer than estimated).")
     if est:
         lines += ["", "## Cost model estimate", ""]
         lines += [f"- {k}: {v}" for k, v in sorted(est.items())]
@@ -218,8 +241,9 @@ def emit_readme(program: Program, meta: Mapping[str, object]) -> bytes:
         "  `main_xrt.cpp` (Alveo, XRT) the board hosts.",
         "- `weights/params.bin`: every constant the kernel and host read, packed as the kernel reads it",
         "  (`params.json` lists the arrays).",
-        f"- `tb/`: {meta['tb_images']} test image(s) (`input.bin`, float32 [N, C, H, W]) and the integer",
-        "  reference's outputs (`golden_codes.bin` int64, `golden_logits.bin` float32).",
+        (f"- `tb/`: {meta['tb_images']} test image(s) (`input.bin`, float32 [N, C, H, W]) and the integer"
+         "\n  reference's outputs (`golden_codes.bin` int64, `golden_logits.bin` float32)."
+         if meta["tb_images"] else "- no test bench (`tb/`): the project was emitted without test images."),
         "- `Makefile`: `make csim AP_INCLUDE=...` (g++); `run_hls.tcl`: `vitis_hls -f run_hls.tcl`.",
         "",
         "C simulation without Xilinx tools: `vaqf csim .` (bit-identical to `vaqf run --mode int`).",

@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ir", metavar="MODEL.mlir", type=Path, help="lowered accel IR (its weights .npz beside it)")
     p.add_argument("-o", "--output", metavar="DIR", type=Path, required=True, help="the project directory")
     p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory")
-    p.add_argument("--board", choices=sorted(BOARDS), default="zcu102", help="target board (default zcu102)")
+    p.add_argument("--board", choices=sorted(BOARDS),
+                   help="target board (default: the one assign-tiling chose, else zcu102)")
     p.add_argument("--port-bits", type=int, default=64, help="AXI data width, a multiple of 64 (default 64)")
     p.add_argument("--top", default="vaqf_top", help="name of the kernel's top function (default vaqf_top)")
     p.add_argument("--tiling", metavar="TM,TN,NH,TM_Q,TN_Q",
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     module = read_ir_file(args.ir)
     check_lowered(entry_function(module))  # fail fast on vit-level IR, before any work
     params = load_params(module, args.ir)
-    options = HlsOptions(top=args.top, port_bits=args.port_bits, board=BOARDS[args.board],
+    board = args.board or _ir_board(module) or "zcu102"
+    options = HlsOptions(top=args.top, port_bits=args.port_bits, board=BOARDS[board],
                          tiling=parse_tiling(args.tiling) if args.tiling else None)
     interp = Interpreter(module, params, "int")
     images = test_images(args, interp.input_shape)
@@ -102,6 +104,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.output}: {len(files)} files, {size / 1e6:.1f} MB, test bench of {len(images)} image(s) "
           f"({time.perf_counter() - t0:.1f} s); next: vaqf csim {args.output}")
     return 0
+
+
+def _ir_board(module) -> str | None:
+    """The board `assign-tiling` designed for (function attribute `accel.board`), if a known one."""
+    attr = entry_function(module).attributes.get("accel.board")
+    name = getattr(attr, "data", None)
+    return name if name in BOARDS else None
 
 
 def reference_codes(interp: Interpreter, images: np.ndarray) -> np.ndarray:
