@@ -116,13 +116,22 @@ def check_trips_against_cost_model(module, tiling: Tiling, trips: list[dict], bi
     [
         # W1A8 runs through the command line (test_emit_and_csim_from_the_command_line).
         (1, 6, HlsOptions(port_bits=128, tiling=Tiling(tm=5, tn=6, nh=2, tm_q=7, tn_q=24))),  # odd tiles
-        (1, 4, HlsOptions(tiling=Tiling(tm=8, tn=16, nh=2, tm_q=16, tn_q=32))),
+        (1, 4, "ir"),  # tiling from #accel.tiling, 4-bit codes packed 8 per word (8-bit slots)
         (16, 16, HlsOptions()),  # the unquantized baseline: everything on the 16-bit array
     ],
-    ids=["W1A6-port128-odd-tiles", "W1A4-nh2", "W16A16"],
+    ids=["W1A6-port128-odd-tiles", "W1A4-ir-tiling-wide-slots", "W16A16"],
 )
 def test_csim_logits_are_bit_identical_to_the_integer_reference(small, tmp_path, wbits, abits, options):
     module = lowered(small, wbits, abits)
+    bits = abits
+    if options == "ir":  # as assign-tiling writes it; a G of 8 stores the 4-bit codes in 8-bit slots
+        for op in module.walk():
+            if isinstance(op, accel.EngineOp):
+                binary = not op.is_attention and op.quant.weights.number_kind == "binary"
+                g = 8 if op.quant.inputs.quantized else 4
+                op.properties["tiling"] = accel.TilingAttr(16, 32, 1, g, 1) if binary else accel.TilingAttr(8, 16, 2, g, 1)
+        options, bits = HlsOptions(), 8
+        assert HlsOptions().tiling is None
     xs = images(2, seed=5)
     want, codes = reference(module, small.params, xs)
     files = emit_project(module, small.params, options=options, tb_images=xs, tb_golden_codes=codes)
@@ -132,7 +141,11 @@ def test_csim_logits_are_bit_identical_to_the_integer_reference(small, tmp_path,
     assert np.array_equal(result.codes, codes)
     assert np.array_equal(result.logits, want)  # float32 logits, bit for bit
     assert result.build_seconds + result.run_seconds < 30
-    check_trips_against_cost_model(module, options.tiling or Tiling(), result.trips, abits, options.port_bits)
+    meta = json.loads((tmp_path / "prj" / "project.json").read_text())
+    if bits != abits:
+        assert (meta["tiling_source"], meta["packing"]["gq"], meta["tiling"]["nh"], meta["tiling"]["tn_q"]) == \
+            ("ir", 8, 2, 32)
+    check_trips_against_cost_model(module, Tiling(**meta["tiling"]), result.trips, bits, options.port_bits)
     # other images than the test bench's: nothing to compare, the same logits as the reference
     others = images(1, seed=8)
     again = csim(tmp_path / "prj", others, werror=True)
