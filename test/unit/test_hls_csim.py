@@ -338,3 +338,37 @@ def test_board_hosts_compile_without_warnings(small, w1a8, tmp_path):
                               "-c", f"host/{main_cpp}", "-o", str(tmp_path / "x.o")], cwd=prj, capture_output=True,
                              text=True)
         assert run.returncode == 0, run.stderr
+
+
+def test_memory_plan_never_overlaps_live_buffers(small, w1a8):
+    """Every value lives in its own words of DDR from its producer to its last reader (views share)."""
+    from vaqf_compiler.backends.hls.program import VIEW_OPS, build_program
+
+    program = build_program(w1a8, small.params)
+
+    def root(v):
+        while isinstance(v.owner, VIEW_OPS):
+            v = v.owner.operands[0]
+        return v
+
+    def span(v):
+        layout = program.layout(v)
+        g = layout.elem.per_word(program.options.port_bits)
+        return layout.base, layout.base + int(layout.indices().max()) // g + 1
+
+    ops = program.ops
+    born = {program.image: -1, **{op.results[0]: i for i, op in enumerate(ops) if not isinstance(op, VIEW_OPS)}}
+    last = {}
+    for i, op in enumerate(ops):
+        for v in op.operands:
+            last[root(v)] = i
+    last[root(program.output)] = len(ops)
+    assert all(program.param_words <= span(v)[0] and span(v)[1] <= program.ddr_words for v in born)
+    for i in range(-1, len(ops)):
+        live = sorted(span(v) for v, b in born.items() if b <= i <= last.get(v, b))
+        assert all(a[1] <= b[0] for a, b in zip(live, live[1:])), (i, live)
+    # views address their operand's buffer: head split of the QKV output, merged heads, the CLS token
+    for op in ops:
+        if isinstance(op, VIEW_OPS):
+            (vs, ve), (rs, re) = span(op.results[0]), span(root(op.operands[0]))
+            assert rs <= vs and ve <= re, op.name
