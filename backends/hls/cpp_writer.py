@@ -49,8 +49,12 @@ class CppWriter:
 
 
 def cpp_double(x: float) -> str:
-    """An exact C++ literal for a double (hexadecimal floating point)."""
-    return float(x).hex() if x == x and abs(x) != float("inf") else "NAN"
+    """A C++ literal that parses to exactly this double (Python's shortest round-trip repr; C++11)."""
+    x = float(x)
+    if x != x or abs(x) == float("inf"):
+        raise ValueError(f"no C++ literal for {x}")
+    text = repr(x)
+    return text if any(c in text for c in ".e") else text + ".0"
 
 
 def cpp_string(s: str) -> str:

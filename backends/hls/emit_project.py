@@ -168,7 +168,6 @@ add_files -tb $$here/host/csim_main.cpp -cflags "-I$$here/kernel -I$$here/host -
 open_solution -reset solution1 -flow_target $flow
 set_part $$part
 create_clock -period $$period -name default
-config_interface -m_axi_addr64
 
 set argv "$$here/weights/params.bin $$here/tb/input.bin . $$here/tb/golden_codes.bin"
 csim_design -argv $$argv

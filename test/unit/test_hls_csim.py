@@ -372,3 +372,17 @@ def test_memory_plan_never_overlaps_live_buffers(small, w1a8):
         if isinstance(op, VIEW_OPS):
             (vs, ve), (rs, re) = span(op.results[0]), span(root(op.operands[0]))
             assert rs <= vs and ve <= re, op.name
+
+
+@needs_gxx
+def test_kernel_and_test_bench_are_cpp14_for_vitis_hls(small, w1a8, tmp_path):
+    """run_hls.tcl compiles with -std=c++14: no C++17 in the kernel, the model or the test bench."""
+    import subprocess
+
+    prj = tmp_path / "prj"
+    write_project(emit_project(w1a8, small.params), prj)
+    for src in ("kernel/vaqf_top.cpp", "host/csim_main.cpp"):
+        run = subprocess.run(["g++", "-std=c++14", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
+                              "-Wno-unknown-pragmas", "-isystem", str(find_ap_include()), "-Ikernel", "-Ihost", src],
+                             cwd=prj, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
