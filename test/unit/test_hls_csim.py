@@ -386,3 +386,13 @@ def test_kernel_and_test_bench_are_cpp14_for_vitis_hls(small, w1a8, tmp_path):
                               "-Wno-unknown-pragmas", "-isystem", str(find_ap_include()), "-Ikernel", "-Ihost", src],
                              cwd=prj, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
+
+
+def test_softmax_placed_on_the_fpga_is_a_clear_error(small):
+    module = parse_ir(print_ir(small.module))
+    FoldPatchEmbedPass().apply(Context(), module)
+    MarkQuantizationPass(1, 8).apply(Context(), module)
+    calibrate(module, small.params, list(images(2, seed=1)))
+    VaqfPipelinePass(1, 8, softmax_on_accel=True).apply(Context(), module)
+    with pytest.raises(VaqfError, match="accel.softmax placed on the FPGA is not implemented by the kernel"):
+        emit_project(module, small.params)
