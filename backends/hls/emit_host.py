@@ -152,12 +152,22 @@ def _(op: accel.AddOp, e: Emitter) -> None:
                  f"{s['m']}LL, {s['m_b']}LL, {s['o']}LL, {s['shift']}, {lo}, {hi}, {sign});")
 
 
+def _elementwise_call(op: Operation, e: Emitter, code: str, fields: list[tuple[str, object]]) -> None:
+    heads, rows, dim = shape3(op.results[0])
+    lo, hi, sign = e.out_range(op)
+    e.kernel_call(op, _title(op), [
+        ("op", code), ("heads", heads), ("tokens", rows), ("cout", dim), ("x", e.t(op.operands[0])),
+        ("y", e.t(op.results[0])), *fields, ("y_lo", lo), ("y_hi", hi), ("y_sign", sign)])
+
+
 @emit_op.register
 def _(op: accel.ScaleOp, e: Emitter) -> None:
-    _unsupported_place(op, e)
     heads, rows, dim = shape3(op.result)
     lo, hi, sign = e.out_range(op)
     s = e.p.constants[op].scalars
+    if e.p.on_accel(op):
+        _elementwise_call(op, e, "OP_SCALE", [("m", f"{s['m']}LL"), ("o", f"{s['o']}LL"), ("shift", s["shift"])])
+        return
     e.w.line(f"host::rescale(mem, {e.t(op.input)}, {e.t(op.result)}, {heads}, {rows}, {dim}, {s['m']}LL, nullptr, "
              f"{s['o']}LL, {s['shift']}, {lo}, {hi}, {sign});")
 
@@ -185,18 +195,23 @@ def _(op: accel.ClsConcatOp, e: Emitter) -> None:
 
 @emit_op.register
 def _(op: accel.SoftmaxOp, e: Emitter) -> None:
-    _unsupported_place(op, e)
     heads, rows, length = shape3(op.result)
     lo, hi, _ = e.out_range(op)
     s = e.p.constants[op].scalars
+    if e.p.on_accel(op):
+        _elementwise_call(op, e, "OP_SOFTMAX", [("mult", e.c(op, "table")), ("m", f"{s['levels']}LL"),
+                                                ("m_b", f"{s['table_len']}LL")])
+        return
     e.w.line(f"host::softmax(mem, {e.t(op.input)}, {e.t(op.result)}, {heads}, {rows}, {length}, {e.c(op, 'table')}, "
              f"{s['table_len']}LL, {s['levels']}LL, {lo}, {hi}, scratch.data());")
 
 
 @emit_op.register
 def _(op: accel.GeluOp, e: Emitter) -> None:
-    _unsupported_place(op, e)
     heads, rows, dim = shape3(op.result)
+    if e.p.on_accel(op):
+        _elementwise_call(op, e, "OP_GELU", [("mult", e.c(op, "table")), ("o", f"{e.p.scalar(op, 'in_lo')}LL")])
+        return
     e.w.line(f"host::gelu(mem, {e.t(op.input)}, {e.t(op.result)}, {heads}, {rows}, {dim}, {e.c(op, 'table')}, "
              f"{e.p.scalar(op, 'in_lo')}LL);")
 
@@ -245,7 +260,7 @@ def emit_model(program: Program) -> str:
             w.line(f"constexpr int64_t kDdrWords = {p.ddr_words};  // parameters + activations")
             w.line(f"constexpr int kImageC = {c}, kImageH = {h}, kImageW = {wd};")
             w.line(f"constexpr int kOutputs = {n_out};")
-            w.line(f"constexpr int kLayers = {len([op for op in p.ops if _is_kernel(op, p)])};  // kernel calls")
+            w.line(f"constexpr int kLayers = {sum(1 for op in p.ops if p.is_kernel_call(op))};  // kernel calls")
             w.line()
             w.comment("Activations (word offsets into DDR; views share their operand's buffer).")
             w.line(f"static const Tensor {p.names[p.image]} = {tensor_init(p.layout(p.image), port)};")
@@ -277,10 +292,6 @@ def emit_model(program: Program) -> str:
     w.line()
     w.line("#endif")
     return w.text()
-
-
-def _is_kernel(op: Operation, p: Program) -> bool:
-    return isinstance(op, accel.EngineOp) or (isinstance(op, accel.LayerNormOp | accel.AddOp) and p.on_accel(op))
 
 
 def emit_host(program: Program) -> dict[str, str]:

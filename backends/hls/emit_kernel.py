@@ -134,6 +134,13 @@ def emit_top(program: Program) -> str:
                 w.line("case vaqf::OP_ADD:")
                 w.line("  vaqf::add_unit<PORT_BITS, MAX_DIM>(x16, wt, y, d);")
                 w.line("  break;")
+            used = [(cls, code) for cls, code in ((accel.ScaleOp, "OP_SCALE"), (accel.GeluOp, "OP_GELU"),
+                                                  (accel.SoftmaxOp, "OP_SOFTMAX")) if _uses(program, cls)]
+            if used:
+                for _, code in used:
+                    w.line(f"case vaqf::{code}:")
+                w.line("  vaqf::elementwise_unit<PORT_BITS, MAX_DIM>(x16, wt, y, d);")
+                w.line("  break;")
             w.line("default:")
             w.line("  break;")
     return w.text()

@@ -25,7 +25,6 @@ from vaqf_compiler.backends.hls.emit_host import emit_host
 from vaqf_compiler.backends.hls.emit_kernel import emit_kernel
 from vaqf_compiler.backends.hls.program import Program, build_program, shape3
 from vaqf_compiler.backends.hls.target import HlsOptions
-from vaqf_compiler.dialects import accel
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_tree_atomically
 
@@ -93,8 +92,7 @@ def project_meta(program: Program, tb_images: int, estimate: Mapping[str, object
         "output_step": program.output_step,
         "param_words": program.param_words,
         "ddr_words": program.ddr_words,
-        "kernel_calls": sum(1 for op in program.ops if isinstance(op, accel.EngineOp)
-                            or (isinstance(op, accel.LayerNormOp | accel.AddOp) and program.on_accel(op))),
+        "kernel_calls": sum(1 for op in program.ops if program.is_kernel_call(op)),
         "params_sha256_16": program.digest(),
         "tb_images": tb_images,
         "estimate": dict(estimate) if estimate else ir_estimate(program),

@@ -43,6 +43,8 @@ SUPPORTED = (
     *VIEW_OPS, accel.EngineOp, accel.LayerNormOp, accel.AddOp, accel.ScaleOp, accel.SoftmaxOp, accel.GeluOp,
     accel.PatchifyOp, accel.ClsConcatOp, accel.PosEmbedAddOp,
 )
+# Element-wise ops the kernel runs when the partition placed them on the FPGA.
+KERNEL_ELEMENTWISE = (accel.LayerNormOp, accel.AddOp, accel.ScaleOp, accel.GeluOp, accel.SoftmaxOp)
 # Activation buffers start on this word boundary (4 KiB for 64-bit words: whole bursts).
 ALIGN_WORDS = 512
 
@@ -129,11 +131,12 @@ class Program:
     def scalar(self, op: Operation, name: str) -> int:
         return self.constants[op].scalars[name]
 
+    def is_kernel_call(self, op: Operation) -> bool:
+        """Whether the op runs as one call of the kernel (else on the host, or a view)."""
+        return isinstance(op, accel.EngineOp) or (isinstance(op, KERNEL_ELEMENTWISE) and self.on_accel(op))
+
     def on_accel(self, op: Operation) -> bool:
-        if isinstance(op, accel.EngineOp):
-            return True
-        place = getattr(op, "place", None)
-        return place is not None and place.data == Placement.ACCEL
+        return isinstance(op, accel.EngineOp) or _placed_on_accel(op)
 
     def digest(self) -> str:
         """A short hash of the parameter blob (for the README and the test bench)."""
@@ -273,7 +276,7 @@ def _engine_config(ops: list[Operation], constants: dict[Operation, OpConstants]
         if h % tiling.nh:
             raise VaqfError(f"tiling: nh={tiling.nh} must divide the head count {h}")
     max_tokens = max((shape3(op.lhs)[1] for op in engines), default=1)
-    rows = [shape3(op.results[0])[2] for op in ops if isinstance(op, accel.LayerNormOp | accel.AddOp)]
+    rows = [shape3(op.results[0])[2] for op in ops if isinstance(op, KERNEL_ELEMENTWISE) and _placed_on_accel(op)]
     dsp_bits = [_signed_bits(layouts[v].elem) for op in dsp for v in op.operands]
     dsp_bits += [_signed_bits(constants[op].arrays["weight"][1]) for op in dsp if not op.is_attention]
     bin_bits = [_signed_bits(layouts[op.lhs].elem) for op in binary]
@@ -289,6 +292,11 @@ def _engine_config(ops: list[Operation], constants: dict[Operation, OpConstants]
         has_dsp=bool(dsp),
         has_binary=bool(binary),
     )
+
+
+def _placed_on_accel(op: Operation) -> bool:
+    place = getattr(op, "place", None)
+    return place is not None and place.data == Placement.ACCEL
 
 
 def _is_binary(op: accel.EngineOp) -> bool:

@@ -388,11 +388,21 @@ def test_kernel_and_test_bench_are_cpp14_for_vitis_hls(small, w1a8, tmp_path):
         assert run.returncode == 0, run.stderr
 
 
-def test_softmax_placed_on_the_fpga_is_a_clear_error(small):
+@needs_gxx
+def test_scale_softmax_gelu_partitioned_onto_the_fpga(small, tmp_path):
+    """partition-host-accel can move scale, softmax and GELU to the FPGA: the kernel runs them, bit-exactly."""
     module = parse_ir(print_ir(small.module))
     FoldPatchEmbedPass().apply(Context(), module)
     MarkQuantizationPass(1, 8).apply(Context(), module)
-    calibrate(module, small.params, list(images(2, seed=1)))
-    VaqfPipelinePass(1, 8, softmax_on_accel=True).apply(Context(), module)
-    with pytest.raises(VaqfError, match="accel.softmax placed on the FPGA is not implemented by the kernel"):
-        emit_project(module, small.params)
+    calibrate(module, small.params, list(images(3, seed=1)))
+    VaqfPipelinePass(1, 8, softmax_on_accel=True, gelu_on_accel=True, scale_on_accel=True).apply(Context(), module)
+    xs = images(1, seed=5)
+    want, codes = reference(module, small.params, xs)
+    write_project(emit_project(module, small.params, tb_images=xs, tb_golden_codes=codes), tmp_path / "prj")
+    top = (tmp_path / "prj" / "kernel" / "vaqf_top.cpp").read_text()
+    assert "case vaqf::OP_SOFTMAX:" in top and "case vaqf::OP_GELU:" in top and "case vaqf::OP_SCALE:" in top
+    result = csim(tmp_path / "prj", werror=True)
+    assert result.passed, result.output
+    assert np.array_equal(result.logits, want)
+    names = [str(t["name"]) for t in result.trips]
+    assert any(n.startswith("accel.softmax") for n in names) and any(n.startswith("accel.gelu") for n in names)

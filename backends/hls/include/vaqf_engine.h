@@ -378,6 +378,55 @@ void add_unit(const ap_uint<PORT>* x16, const ap_uint<PORT>* wp, ap_uint<PORT>* 
   }
 }
 
+// Scale, GELU and softmax when the partition puts them on the FPGA (d.heads x d.tokens rows of
+// d.cout codes, 16-bit stream in). GELU and softmax look their tables up in DDR (wt port).
+template <int PORT, int MAX_D>
+void elementwise_unit(const ap_uint<PORT>* x16, const ap_uint<PORT>* wp, ap_uint<PORT>* y, const LayerDesc& d) {
+  static i64_t row[MAX_D], e[MAX_D], out[MAX_D];
+  const int dim = d.cout;
+  for (int h = 0; h < d.heads; ++h) {
+    for (int n = 0; n < d.tokens; ++n) {
+#pragma HLS loop_tripcount min=1 max=256
+      const int64_t p0 = elem_at(d.x, h, n, 0);
+      read_segment<PORT, MAX_D, i64_t>(x16, d.x, p0, dim, row);
+      VAQF_COUNT(x_words, words_of(d.x, p0, dim));
+      i64_t mx = row[0], total = 0;
+      for (int i = 0; i < dim; ++i) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_D
+        VAQF_COUNT(compute, 1);
+        if (d.op == OP_SCALE) {
+          out[i] = to_code<i64_t>(row[i] * i64_t(d.m) + i64_t(d.o), d.shift, d.y_lo, d.y_hi, d.y_sign);
+        } else if (d.op == OP_GELU) {
+          i64_t v[1];
+          read_segment<PORT, 1, i64_t>(wp, d.mult, elem_at(d.mult, 0, 0, (row[i] - d.o).to_int64()), 1, v);
+          out[i] = v[0];
+        } else if (row[i] > mx) {
+          mx = row[i];
+        }
+      }
+      if (d.op == OP_SOFTMAX) {
+        for (int i = 0; i < dim; ++i) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_D
+          const i64_t t = mx - row[i];
+          i64_t v[1] = {0};
+          if (t < i64_t(d.m_b)) read_segment<PORT, 1, i64_t>(wp, d.mult, elem_at(d.mult, 0, 0, t.to_int64()), 1, v);
+          e[i] = v[0];
+          total += v[0];
+        }
+        for (int i = 0; i < dim; ++i) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_D
+          const i64_t p = (i64_t(2) * e[i] * i64_t(d.m) + total) / (i64_t(2) * total);
+          out[i] = clamp_code<i64_t>(p, d.y_lo, d.y_hi);
+        }
+      }
+      VAQF_COUNT(y_words, write_segment<PORT, MAX_D>(y, d.y, elem_at(d.y, h, n, 0), dim, out));
+    }
+  }
+}
+
 }  // namespace vaqf
 
 #endif

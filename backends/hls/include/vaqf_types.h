@@ -34,6 +34,10 @@ enum Op : int32_t {
   OP_ATTN = 1,  // y_h = requant(a_h · b_h or a_h · b_hᵀ) for every head: the shared engine
   OP_LN = 2,    // layer norm of every row (16-bit stream in)
   OP_ADD = 3,   // residual addition: requant(a·Ma + b·Mb)
+  // Element-wise ops the partition may move onto the FPGA (by default the host runs them):
+  OP_SCALE = 4,    // y = requant(x·M + O)
+  OP_GELU = 5,     // y = T[x − in_lo], the table in `mult`
+  OP_SOFTMAX = 6,  // integer softmax of every row with the exponential table in `mult`
 };
 
 // One layer for the kernel: the host fills it and starts the kernel (s_axilite).
@@ -49,11 +53,12 @@ struct LayerDesc {
   Tensor x;             // lhs (FC input, Q or P; layer-norm input; first addend)
   Tensor w;             // FC weights [cout][cin], attention rhs, or second addend
   Tensor y;             // result
-  Tensor mult;          // FC: per-output-channel multipliers M (64-bit codes); LN: gamma codes
+  Tensor mult;          // FC: per-output-channel multipliers M (64-bit codes); LN: gamma codes; GELU,
+                        // softmax: the table
   Tensor offset;        // FC: per-output-channel offsets O; LN: beta codes
-  int64_t m;            // attention: the multiplier; add: multiplier of x
-  int64_t m_b;          // add: multiplier of w
-  int64_t o;            // attention/add: the offset
+  int64_t m;            // attention, scale: the multiplier; add: multiplier of x; softmax: levels N
+  int64_t m_b;          // add: multiplier of w; softmax: table length
+  int64_t o;            // attention, add, scale: the offset; GELU: the lowest input code
   int64_t eps;          // layer norm: eps in integer-variance units
   int32_t shift;        // requantization shift S
   int32_t y_lo;         // output code range
