@@ -83,11 +83,20 @@ def test_import_unknown_builtin_is_usage_error(capsys):
     assert "invalid choice: 'deit-huge'" in capsys.readouterr().err
 
 
-def test_demo_runs_and_checks_interpreter(tmp_path, capsys):
+def test_demo_runs_the_whole_flow(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "demo OK" in out and "max |logit difference|" in out
-    assert (tmp_path / "deit_tiny.mlir").is_file() and (tmp_path / "deit_tiny.npz").is_file()
+    assert "max |logit difference|" in out
+    assert "PASS: 1000 output codes of 1 image(s) bit-identical to the integer reference" in out
+    assert "precision    W1A8 for a target of 160 FPS" in out
+    for name in ("deit_tiny.mlir", "deit_tiny_q.mlir", "deit_tiny_accel.mlir", "dse.json", "deit_tiny_hls/README.md"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_demo_with_an_unreachable_target_is_one_line(tmp_path, capsys):
+    assert main(["demo", "--target-fps", "100000", "-o", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("vaqf demo: error: demo step failed: vaqf dse")
 
 
 def test_import_with_bits_quantizes_and_calibrates(tmp_path, capsys):
