@@ -80,7 +80,7 @@ def emit_op(op: Operation, e: Emitter) -> None:
 
 
 def _view(op: Operation, e: Emitter) -> None:
-    e.w.line(f"// {e.t(op.results[0])} = {op.name.removeprefix('accel.')} of {e.t(op.operands[0])}: a view")
+    """Views move nothing: their Tensor addresses the operand's buffer (the comment above says so)."""
 
 
 for _cls in (accel.LoadOp, accel.StoreOp, accel.SplitHeadsOp, accel.MergeHeadsOp, accel.SelectTokenOp):
@@ -238,7 +238,8 @@ def emit_model(program: Program) -> str:
     e.w = body
     for op in p.ops:
         where = "view" if isinstance(op, VIEW_OPS) else ("FPGA" if p.on_accel(op) else "host")
-        body.comment(f"{p.names[op.results[0]]} = {_title(op)}  ({where})")
+        alias = f" of {p.names[op.operands[0]]}" if where == "view" else ""
+        body.comment(f"{p.names[op.results[0]]} = {_title(op)}  ({where}{alias})")
         emit_op(op, e)
 
     w.line(HEADER)

@@ -50,7 +50,7 @@ def emit_config(program: Program) -> str:
             w.line(f"constexpr int TM_Q = {t.tm_q};  // binary array: output channels")
             w.line(f"constexpr int TN_Q = {t.tn_q};  // binary array: input channels")
             w.line(f"constexpr int MAX_TOKENS = {c.max_tokens};  // rows of an input tile")
-            w.line(f"constexpr int MAX_DIM = {c.max_dim};  // longest layer-norm / residual row")
+            w.line(f"constexpr int MAX_DIM = {c.max_dim};  // longest row of an element-wise unit")
             w.line(f"constexpr long long DDR_WORDS = {program.ddr_words}LL;  // parameters + activations")
             w.line(f"typedef ap_int<{c.dsp_x_bits}> dsp_x_t;  // 16-bit array operands (codes sign-extended)")
             w.line(f"typedef ap_int<{c.dsp_acc_bits}> dsp_acc_t;  // 16-bit array accumulator")
