@@ -13,7 +13,8 @@
 //          load x, w tiles of step i+1 (double buffered: overlaps the compute of step i)
 //          for t in tokens             (pipelined, II=1: one TM x TN MAC array step per cycle)
 //            for gi < NH, mi < TM, j < TI (unrolled)  acc[gi][t][mi] += x[gi][t][j] * w[gi][mi][j]
-//        requantize acc and store the output tile (packed, G codes per word)
+//        requantize acc and store the output tile, packed G codes per word (double buffered:
+//        overlaps the next output tile's steps)
 //
 //   FC layers split their TN inputs into NH groups whose partial sums are added;
 //   attention keeps the NH heads apart (paper, Fig. 3).
@@ -279,46 +280,61 @@ struct Engine {
     }
   }
 
-  static void run(const ap_uint<PORT>* x16, const ap_uint<PORT>* xq, const ap_uint<PORT>* wp, ap_uint<PORT>* y,
-                  const LayerDesc& d) {
+  // All input steps of output tile (g, o) into `acc`; input and weight tiles double buffered:
+  // the next step's tiles load while this step computes.
+  static void steps(const ap_uint<PORT>* x16, const ap_uint<PORT>* xq, const ap_uint<PORT>* wp,
+                    const LayerDesc& d, bool attn, int g, int o, int n_i, ACC acc[NH][MAX_T][TM]) {
     static XT x_ping[NH][MAX_T][TI], x_pong[NH][MAX_T][TI];
     static WT w_ping[NH][TM][TI], w_pong[NH][TM][TI];
-    static ACC acc[NH][MAX_T][TM];
 #pragma HLS array_partition variable=x_ping complete dim=1
 #pragma HLS array_partition variable=x_ping complete dim=3
 #pragma HLS array_partition variable=x_pong complete dim=1
 #pragma HLS array_partition variable=x_pong complete dim=3
 #pragma HLS array_partition variable=w_ping complete dim=0
 #pragma HLS array_partition variable=w_pong complete dim=0
-#pragma HLS array_partition variable=acc complete dim=1
-#pragma HLS array_partition variable=acc complete dim=3
-    const bool attn = d.op == OP_ATTN;
-    const int groups = attn ? cdiv(d.heads, NH) : 1;
-    const int n_o = cdiv(d.cout, TM);
-    const int n_i = cdiv(d.cin, attn ? TI : TN);
-    for (int g = 0; g < groups; ++g) {
-      for (int o = 0; o < n_o; ++o) {
-        VAQF_COUNT(tiles, 1);
-        load_x(x16, xq, d, attn, g, 0, x_ping);
-        load_w(wp, d, attn, g, o, 0, w_ping);
-        for (int i = 0; i < n_i; ++i) {
-          VAQF_COUNT(steps, 1);
-          // Double buffering: the next step's tiles load while this step computes.
-          if (i % 2 == 0) {
-            if (i + 1 < n_i) {
-              load_x(x16, xq, d, attn, g, i + 1, x_pong);
-              load_w(wp, d, attn, g, o, i + 1, w_pong);
-            }
-            compute(d, attn, i == 0, x_ping, w_ping, acc);
-          } else {
-            if (i + 1 < n_i) {
-              load_x(x16, xq, d, attn, g, i + 1, x_ping);
-              load_w(wp, d, attn, g, o, i + 1, w_ping);
-            }
-            compute(d, attn, false, x_pong, w_pong, acc);
-          }
+    VAQF_COUNT(tiles, 1);
+    load_x(x16, xq, d, attn, g, 0, x_ping);
+    load_w(wp, d, attn, g, o, 0, w_ping);
+    for (int i = 0; i < n_i; ++i) {
+      VAQF_COUNT(steps, 1);
+      if (i % 2 == 0) {
+        if (i + 1 < n_i) {
+          load_x(x16, xq, d, attn, g, i + 1, x_pong);
+          load_w(wp, d, attn, g, o, i + 1, w_pong);
         }
-        store(y, wp, d, attn, g, o, acc);
+        compute(d, attn, i == 0, x_ping, w_ping, acc);
+      } else {
+        if (i + 1 < n_i) {
+          load_x(x16, xq, d, attn, g, i + 1, x_ping);
+          load_w(wp, d, attn, g, o, i + 1, w_ping);
+        }
+        compute(d, attn, false, x_pong, w_pong, acc);
+      }
+    }
+  }
+
+  // Output tiles k = (g, o) in order; the accumulators are double buffered too: tile k-1 is
+  // requantized and stored while tile k computes.
+  static void run(const ap_uint<PORT>* x16, const ap_uint<PORT>* xq, const ap_uint<PORT>* wp, ap_uint<PORT>* y,
+                  const LayerDesc& d) {
+    static ACC acc_ping[NH][MAX_T][TM], acc_pong[NH][MAX_T][TM];
+#pragma HLS array_partition variable=acc_ping complete dim=1
+#pragma HLS array_partition variable=acc_ping complete dim=3
+#pragma HLS array_partition variable=acc_pong complete dim=1
+#pragma HLS array_partition variable=acc_pong complete dim=3
+    const bool attn = d.op == OP_ATTN;
+    const int n_o = cdiv(d.cout, TM);
+    const int tiles = (attn ? cdiv(d.heads, NH) : 1) * n_o;
+    const int n_i = cdiv(d.cin, attn ? TI : TN);
+    for (int k = 0; k <= tiles; ++k) {
+      const int g = k / n_o, o = k % n_o;                  // tile k (computed now)
+      const int pg = (k - 1) / n_o, po = (k - 1) % n_o;    // tile k-1 (stored now)
+      if (k % 2 == 0) {
+        if (k < tiles) steps(x16, xq, wp, d, attn, g, o, n_i, acc_ping);
+        if (k > 0) store(y, wp, d, attn, pg, po, acc_pong);
+      } else {
+        if (k < tiles) steps(x16, xq, wp, d, attn, g, o, n_i, acc_pong);
+        store(y, wp, d, attn, pg, po, acc_ping);
       }
     }
   }
