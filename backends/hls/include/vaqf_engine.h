@@ -8,18 +8,18 @@
 //
 //     for g  in head groups            (attention: ceil(H/NH); FC: 1)
 //      for o in output tiles           (ceil(cout/TM))
-//        load M/O of the tile
 //        for i in input steps          (ceil(cin/TI), TI = TN/NH for attention, TN for FC)
 //          load x, w tiles of step i+1 (double buffered: overlaps the compute of step i)
 //          for t in tokens             (pipelined, II=1: one TM x TN MAC array step per cycle)
 //            for gi < NH, mi < TM, j < TI (unrolled)  acc[gi][t][mi] += x[gi][t][j] * w[gi][mi][j]
-//        requantize acc and store the output tile, packed G codes per word (double buffered:
-//        overlaps the next output tile's steps)
+//        requantize acc with the tile's M/O/S and store it, packed G codes per word (double
+//        buffered: overlaps the next output tile's steps)
 //
 //   FC layers split their TN inputs into NH groups whose partial sums are added;
 //   attention keeps the NH heads apart (paper, Fig. 3).
 // - ln_unit: layer norm, one row at a time (16-bit stream in).
 // - add_unit: residual addition with one requantization.
+// - elementwise_unit: scale, GELU and softmax, when the partition puts them on the FPGA.
 //
 // Everything is templated on the port width and the tile sizes; vaqf_top.cpp
 // (generated from the IR) instantiates them. C simulation counts the loop trip
