@@ -89,14 +89,16 @@ def test_demo_runs_the_whole_flow(tmp_path, capsys):
     assert "max |logit difference|" in out
     assert "PASS: 1000 output codes of 1 image(s) bit-identical to the integer reference" in out
     assert "precision    W1A8 for a target of 160 FPS" in out
-    for name in ("deit_tiny.mlir", "deit_tiny_q.mlir", "deit_tiny_accel.mlir", "dse.json", "deit_tiny_hls/README.md"):
-        assert (tmp_path / name).is_file(), name
+    for name in ("README.md", "ir/model.mlir", "ir/quant.mlir", "ir/accel.mlir", "ir/dse.json"):
+        assert (tmp_path / "deit_tiny_hls" / name).is_file(), name
+    assert [p.name for p in tmp_path.iterdir()] == ["deit_tiny_hls"]  # no work directory left behind
 
 
 def test_demo_with_an_unreachable_target_is_one_line(tmp_path, capsys):
     assert main(["demo", "--target-fps", "100000", "-o", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("vaqf demo: error: demo step failed: vaqf dse")
+    assert err[-1].startswith("vaqf demo: error: step failed: vaqf dse")
+    assert any("above what zcu102 can reach" in line for line in err)
 
 
 def test_import_with_bits_quantizes_and_calibrates(tmp_path, capsys):
@@ -119,3 +121,30 @@ def test_import_with_bad_bits_is_one_line(tmp_path, capsys, argv, message):
     assert main(["import", "--builtin", "deit-tiny", *argv, "-o", str(tmp_path / "q.mlir")]) == 1
     assert message in one_line_error(capsys)
     assert not (tmp_path / "q.mlir").exists()
+
+
+def small_pt2(tmp_path):
+    from vaqf_compiler.models.deit import DeiT, DeiTConfig, randomize_parameters
+
+    cfg = DeiTConfig(image_size=(32, 32), patch_size=8, dim=32, depth=1, heads=2, num_classes=10)
+    model = randomize_parameters(DeiT(cfg), 1).eval()
+    path = tmp_path / "small.pt2"
+    torch.export.save(export_module(model, (3, 32, 32)), str(path))
+    return path
+
+
+def test_compile_a_pt2_to_a_c_simulated_project(tmp_path, capsys):
+    prj = tmp_path / "prj"
+    assert main(["compile", str(small_pt2(tmp_path)), "--board", "zcu102", "--target-fps", "1000",
+                 "-o", str(prj), "--csim"]) == 0
+    out = capsys.readouterr().out
+    assert "$ vaqf dse" in out and "$ vaqf-opt" in out and "bit-identical to the integer reference" in out
+    assert "precision    W1A" in out and (prj / "ir" / "accel.mlir").is_file()
+    # An existing project is not overwritten without --force.
+    assert main(["compile", str(small_pt2(tmp_path)), "--target-fps", "1000", "-o", str(prj)]) == 1
+    assert "not empty; pass --force" in one_line_error(capsys)
+
+
+def test_compile_of_an_unknown_model_is_one_line(tmp_path, capsys):
+    assert main(["compile", "resnet50", "--target-fps", "10", "-o", str(tmp_path / "prj")]) == 1
+    assert "neither a built-in" in one_line_error(capsys)

@@ -7,12 +7,21 @@ import sys
 from collections.abc import Sequence
 
 from vaqf_compiler import __version__
-from vaqf_compiler.cli import demo_cmd, dse_cmd, import_cmd, quantize_cmd, run_cmd, train_cmd
-from vaqf_compiler.cli import csim_cmd, emit_cmd
+from vaqf_compiler.cli import (
+    compile_cmd,
+    csim_cmd,
+    demo_cmd,
+    dse_cmd,
+    emit_cmd,
+    import_cmd,
+    quantize_cmd,
+    run_cmd,
+    train_cmd,
+)
 from vaqf_compiler.errors import VaqfError
 
 # Each module contributes `register(subparsers)`, which adds its parser and sets `func`.
-COMMANDS = (demo_cmd, import_cmd, quantize_cmd, run_cmd, train_cmd, dse_cmd, emit_cmd, csim_cmd)
+COMMANDS = (demo_cmd, compile_cmd, import_cmd, quantize_cmd, run_cmd, train_cmd, dse_cmd, emit_cmd, csim_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
