@@ -20,17 +20,7 @@
 
 namespace {
 
-bool read_file(const std::string& path, std::vector<char>& out) {
-  FILE* f = fopen(path.c_str(), "rb");
-  if (!f) return false;
-  fseek(f, 0, SEEK_END);
-  const long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  out.resize(n > 0 ? (size_t)n : 0);
-  const size_t got = n > 0 ? fread(out.data(), 1, (size_t)n, f) : 0;
-  fclose(f);
-  return got == out.size();
-}
+using vaqf::host::read_file;
 
 bool write_file(const std::string& path, const void* data, size_t bytes) {
   FILE* f = fopen(path.c_str(), "wb");

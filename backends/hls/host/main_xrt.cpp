@@ -30,16 +30,7 @@
 
 namespace {
 
-bool read_all(const char* path, std::vector<char>& out) {
-  FILE* f = fopen(path, "rb");
-  if (!f) return false;
-  fseek(f, 0, SEEK_END);
-  out.resize((size_t)ftell(f));
-  fseek(f, 0, SEEK_SET);
-  const bool ok = fread(out.data(), 1, out.size(), f) == out.size();
-  fclose(f);
-  return ok;
-}
+using vaqf::host::read_file;
 
 struct XrtMem {
   static const int port_bits = vaqf::model::kPortBits;
@@ -76,8 +67,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<char> params, images;
-  if (!read_all(argv[2], params) || params.size() != (size_t)model::kParamWords * (model::kPortBits / 8) ||
-      !read_all(argv[3], images)) {
+  if (!read_file(argv[2], params) || params.size() != (size_t)model::kParamWords * (model::kPortBits / 8) ||
+      !read_file(argv[3], images)) {
     fprintf(stderr, "cannot read %s or %s\n", argv[2], argv[3]);
     return 2;
   }

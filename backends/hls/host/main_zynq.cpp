@@ -51,16 +51,7 @@ void* map_phys(uint64_t addr, size_t bytes, int flags) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
-bool read_all(const char* path, std::vector<char>& out) {
-  FILE* f = fopen(path, "rb");
-  if (!f) return false;
-  fseek(f, 0, SEEK_END);
-  out.resize((size_t)ftell(f));
-  fseek(f, 0, SEEK_SET);
-  const bool ok = fread(out.data(), 1, out.size(), f) == out.size();
-  fclose(f);
-  return ok;
-}
+using vaqf::host::read_file;
 
 // DDR: the u-dma-buf buffer, mapped uncached (O_SYNC), as 64-bit sub-words.
 struct ZynqMem {
@@ -106,7 +97,7 @@ int main(int argc, char** argv) {
   const uint64_t ctrl = strtoull(argv[1], nullptr, 0);
   const std::string buf = argv[2];
   std::vector<char> params, images, phys_text;
-  if (!read_all(("/sys/class/u-dma-buf/" + buf + "/phys_addr").c_str(), phys_text)) {
+  if (!read_file(("/sys/class/u-dma-buf/" + buf + "/phys_addr").c_str(), phys_text)) {
     fprintf(stderr, "cannot read the physical address of %s (is the u-dma-buf module loaded?)\n", buf.c_str());
     return 2;
   }
@@ -121,8 +112,8 @@ int main(int argc, char** argv) {
             bytes, (unsigned long long)ctrl);
     return 2;
   }
-  if (!read_all(argv[3], params) || params.size() != (size_t)model::kParamWords * (model::kPortBits / 8) ||
-      !read_all(argv[4], images)) {
+  if (!read_file(argv[3], params) || params.size() != (size_t)model::kParamWords * (model::kPortBits / 8) ||
+      !read_file(argv[4], images)) {
     fprintf(stderr, "cannot read %s or %s\n", argv[3], argv[4]);
     return 2;
   }

@@ -12,12 +12,29 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include <string>
+#include <vector>
 
 #include "vaqf_arith.h"
 #include "vaqf_types.h"
 
 namespace vaqf {
 namespace host {
+
+// The whole file at `path` (weights, images); false if it cannot be read completely.
+inline bool read_file(const std::string& path, std::vector<char>& out) {
+  FILE* f = fopen(path.c_str(), "rb");
+  if (!f) return false;
+  fseek(f, 0, SEEK_END);
+  const long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  out.resize(n > 0 ? (size_t)n : 0);
+  const size_t got = n > 0 ? fread(out.data(), 1, (size_t)n, f) : 0;
+  fclose(f);
+  return got == out.size();
+}
 
 inline int64_t elem_index(const Tensor& t, int64_t h, int64_t n, int64_t c) {
   return t.elem0 + h * t.hs + n * t.rs + c;
