@@ -18,12 +18,13 @@ from vaqf_compiler.backends.hls import csim, emit_project, write_project
 from vaqf_compiler.calibrate import calibrate
 from vaqf_compiler.frontend.load import export_module
 from vaqf_compiler.frontend.torch_import import ImportedModel, import_program
-from vaqf_compiler.interp import Interpreter, run_function
+from vaqf_compiler.interp import run_function
 from vaqf_compiler.ir import parse_ir, print_ir
 from vaqf_compiler.models.deit import build_deit
 from vaqf_compiler.passes.fold_patch_embed import FoldPatchEmbedPass
 from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
 from vaqf_compiler.passes.vaqf_pipeline import VaqfPipelinePass
+from test_hls_csim import reference  # the integer reference's logits and output codes
 
 pytestmark = pytest.mark.slow
 
@@ -47,17 +48,6 @@ def real_image(size: int = 224) -> np.ndarray:
 @pytest.fixture(scope="module")
 def tiny() -> ImportedModel:
     return import_program(export_module(build_deit("deit-tiny", seed=3), (3, 224, 224)))
-
-
-def reference(module, params, xs) -> tuple[np.ndarray, np.ndarray]:
-    interp = Interpreter(module, params, "int")
-    producer = interp.function.body.block.last_op.operands[0].owner
-    logits, codes = [], []
-    for x in xs:
-        seen = {}
-        logits.append(interp.run(x, lambda op, v: seen.__setitem__(op, v) if op is producer else None))
-        codes.append(seen[producer].ravel())
-    return np.stack(logits), np.stack(codes)
 
 
 @pytest.mark.parametrize("wbits,abits", [(1, 8), (1, 6), (16, 16)], ids=["W1A8", "W1A6", "W16A16"])
