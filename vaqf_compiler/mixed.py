@@ -96,10 +96,22 @@ def pot_exponents(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray, np.
     return e, negative, alpha
 
 
+# The integer PoT weight ±2^E must fit an int64: E = 2^(k-1) - 2 <= 62, so k <= 7.
+MAX_POT_INT_BITS = 7
+
+
 def pot_rows(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """(integer weights ±2^(E-e) or 0 [out, in] int64, step α·2^-E [out]) of every row as PoT."""
+    """(integer weights ±2^(E-e) or 0 [out, in] int64, step α·2^-E [out]) of every row as PoT.
+
+    ValueError for k > 7 bits, whose integer weights (up to 2^126 at k = 8) overflow int64.
+    """
     e, negative, alpha = pot_exponents(w, bits)
     top = pot_max_exponent(bits)
+    if bits > MAX_POT_INT_BITS:
+        raise ValueError(
+            f"{bits}-bit power-of-two weights are integers up to 2^{top}, beyond 64 bits; "
+            f"use at most {MAX_POT_INT_BITS} weight bits with PoT rows"
+        )
     magnitude = np.where(e <= top, np.left_shift(np.int64(1), np.clip(top - e, 0, None)), 0)
     return np.where(negative, -magnitude, magnitude).astype(np.int64), alpha * 2.0**-top
 
@@ -111,9 +123,15 @@ def pot_codes(w: np.ndarray, bits: int) -> np.ndarray:
 
 
 def pot_values(w: np.ndarray, bits: int) -> np.ndarray:
-    """The real values PoT(W) the PoT rows stand for (the fake-quant weights)."""
-    ints, step = pot_rows(w, bits)
-    return ints * step[:, None]
+    """The real values PoT(W) = ±α·2^-e (0 for the zero code) the PoT rows stand for.
+
+    Computed in floats (ldexp, exact), so every k works; equal to `pot_rows`'
+    ints · step wherever those exist (both are exact power-of-two scalings of α).
+    """
+    e, negative, alpha = pot_exponents(w, bits)
+    top = pot_max_exponent(bits)
+    magnitude = np.where(e <= top, np.ldexp(np.broadcast_to(alpha[:, None], e.shape), -np.minimum(e, top)), 0.0)
+    return np.where(negative, -magnitude, magnitude)
 
 
 def fixed_values(w: np.ndarray, bits: int) -> np.ndarray:
@@ -165,7 +183,10 @@ def mixed_weights(w: np.ndarray, bits: int, pot: np.ndarray) -> MixedWeights:
     if pot.shape != (w.shape[0],):
         raise ValueError(f"the row split has {pot.shape[0]} rows, the weights {w.shape[0]}")
     f_ints, f_step = fixed_rows(w, bits)
-    p_ints, p_step = pot_rows(w, bits)
+    if pot.any():
+        p_ints, p_step = pot_rows(w, bits)
+    else:  # no PoT row: any k works (pot_rows refuses k = 8)
+        p_ints, p_step = f_ints, f_step
     sel = pot[:, None]
     return MixedWeights(
         pot=pot,
@@ -176,9 +197,15 @@ def mixed_weights(w: np.ndarray, bits: int, pot: np.ndarray) -> MixedWeights:
 
 
 def mixed_values(w: np.ndarray, bits: int, ratio: float) -> np.ndarray:
-    """Fake-quant weights: the rule's split at `ratio`, each row in its scheme (float64)."""
-    mw = mixed_weights(w, bits, assign_pot_rows(w, bits, ratio))
-    return (mw.ints * mw.step[:, None]).reshape(np.shape(w))
+    """Fake-quant weights: the rule's split at `ratio`, each row in its scheme (float64).
+
+    Equal to `mixed_weights(...)`'s ints · step (for k <= 7; at k = 8 only the
+    values exist, the compiler refuses PoT rows).
+    """
+    w = np.asarray(w, dtype=np.float64)
+    w2 = w.reshape(w.shape[0], -1)
+    pot = assign_pot_rows(w2, bits, ratio)[:, None]
+    return np.where(pot, pot_values(w2, bits), fixed_values(w2, bits)).reshape(w.shape)
 
 
 # ----- the row split as text (the IR's #vit.rows mask) -----------------------------------
