@@ -190,7 +190,8 @@ class EngineOp(IRDLOperation):
     products (`attention`, two activations, `heads` in parallel).
 
     `quant` says how it multiplies (binary weights × k-bit codes on LUTs, or 16-bit × 16-bit
-    on DSPs); `out` the format it stores. `in_quantized`/`out_quantized` read them.
+    on DSPs); `out` the format it stores. `in_quantized`/`out_quantized` read them. An fc
+    engine with mixed weights carries `rows` (`#vit.rows`): its power-of-two rows.
     """
 
     name = "accel.engine"
@@ -204,11 +205,12 @@ class EngineOp(IRDLOperation):
     bias = opt_prop_def(vit.ParamAttr)
     quant = prop_def(vit.QuantAttr)
     out = prop_def(vit.FormatAttr)
+    rows = opt_prop_def(vit.RowSplitAttr)  # fc with mixed weights: the power-of-two rows
     tiling = opt_prop_def(TilingAttr)
     traits = traits_def(Pure())
     assembly_format = (
         "$kind $lhs (`,` $rhs^)? `heads` $heads (`transpose_b` $transpose_b^)? (`weight` qualified($weight)^)?"
-        " (`bias` qualified($bias)^)? `quant` qualified($quant) `out` qualified($out)"
+        " (`bias` qualified($bias)^)? `quant` qualified($quant) (`rows` qualified($rows)^)? `out` qualified($out)"
         " (`tiling` qualified($tiling)^)? attr-dict"
         " `:` functional-type(operands, results)"
     )
@@ -225,6 +227,7 @@ class EngineOp(IRDLOperation):
         weight: vit.ParamAttr | None = None,
         bias: vit.ParamAttr | None = None,
         transpose_b: bool = False,
+        rows: vit.RowSplitAttr | None = None,
     ):
         props = vit._props(
             kind=EngineKindAttr(kind),
@@ -234,6 +237,7 @@ class EngineOp(IRDLOperation):
             weight=weight,
             bias=bias,
             transpose_b=UnitAttr() if transpose_b else None,
+            rows=rows,
         )
         lhs, *rhs = operands
         super().__init__(operands=[lhs, rhs], result_types=[result_type], properties=props)
@@ -253,8 +257,10 @@ class EngineOp(IRDLOperation):
     def verify_(self) -> None:
         heads = self.heads.value.data
         if self.is_attention:
-            if self.rhs is None or self.weight is not None or self.bias is not None:
+            if self.rhs is None or self.weight is not None or self.bias is not None or self.rows is not None:
                 raise VerifyException("accel.engine attention takes two activations and no weights")
+            if self.quant.mixed:
+                raise VerifyException("accel.engine attention: both operands are activations, not mixed")
             h = vit.verify_head_matmul(self.name, self.lhs, self.rhs, self.result, self.transpose_b is not None)
             if heads != h:
                 raise VerifyException(f"accel.engine attention: heads {heads} but the operands have {h}")
@@ -264,6 +270,7 @@ class EngineOp(IRDLOperation):
             vit.verify_fully_connected(self.name, self.lhs, self.result, self.weight, self.bias)
             if heads != 1:
                 raise VerifyException(f"accel.engine fc: heads must be 1, got {heads}")
+            vit.verify_row_split("accel.engine fc", self.quant, self.rows, self.weight.shape[0])
 
 
 # Ops whose meaning is the `vit` op's; here they are placed (host or FPGA) and formatted.

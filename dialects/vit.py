@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from typing import ClassVar
 
+import numpy as np
 from xdsl.dialects.builtin import (
     I64,
     ArrayAttr,
@@ -63,6 +64,8 @@ from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
+
+from vaqf_compiler import mixed
 
 # --------------------------------------------------------------------------
 # Attributes
@@ -125,6 +128,7 @@ class NumberKind(StrEnum):
     UINT = "uint"  # unsigned k-bit codes (attention probabilities)
     FIXED = "fixed"  # 16-bit fixed point: the unquantized path
     FLOAT = "float"  # host floating point
+    MIXED = "mixed"  # k-bit weights, fixed-point or power-of-two by row (`#vit.rows`); weights only
 
 
 @irdl_attr_definition
@@ -134,7 +138,9 @@ class FormatAttr(ParametrizedAttribute):
     `#vit.format<int 8>` (k-bit signed codes), `#vit.format<int 8 scale 0.0423>`
     (value = code × 0.0423), `#vit.format<fixed 16 scale 0.0009765625>` (16-bit fixed
     point, 10 fractional bits), `#vit.format<uint 8>` (probabilities: value = code / 255),
-    `#vit.format<binary 1>` (±1 weights). `docs/quantization.md` gives the arithmetic.
+    `#vit.format<binary 1>` (±1 weights), `#vit.format<mixed 4>` (k-bit weights, each row
+    fixed point or power of two as the op's `#vit.rows` says; per-row steps come from the
+    weights, so a mixed format has no scale). `docs/quantization.md` gives the arithmetic.
     """
 
     name = "vit.format"
@@ -153,7 +159,7 @@ class FormatAttr(ParametrizedAttribute):
 
     @property
     def quantized(self) -> bool:
-        return self.number_kind in (NumberKind.BINARY, NumberKind.INT, NumberKind.UINT)
+        return self.number_kind in (NumberKind.BINARY, NumberKind.INT, NumberKind.UINT, NumberKind.MIXED)
 
     @property
     def step(self) -> float | None:
@@ -165,8 +171,15 @@ class FormatAttr(ParametrizedAttribute):
 
     @property
     def code_range(self) -> tuple[int, int]:
-        """The smallest and largest code."""
+        """The smallest and largest code.
+
+        For mixed weights: of the integer weight the MACs see (q, or ±2^(E-e) of a
+        power-of-two row, |.| <= 2^E with E = 2^(k-1) - 2), not of the stored k-bit codes.
+        """
         k, kind = self.bits.data, self.number_kind
+        if kind == NumberKind.MIXED:
+            top = 1 << mixed.pot_max_exponent(k)
+            return -top, top
         if kind == NumberKind.UINT:
             return 0, (1 << k) - 1
         if kind == NumberKind.BINARY or k == 1:
@@ -175,7 +188,7 @@ class FormatAttr(ParametrizedAttribute):
 
     @staticmethod
     def parse_body(parser: AttrParser) -> tuple[StringAttr, IntAttr, ArrayAttr[FloatData]]:
-        kind = parser.parse_identifier(" (binary, int, uint, fixed or float)")
+        kind = parser.parse_identifier(" (binary, int, uint, fixed, float or mixed)")
         bits = parser.parse_integer(allow_boolean=False, allow_negative=False, context_msg=" (bit width)")
         steps: list[FloatData] = []
         if parser.parse_optional_keyword("scale") is not None:
@@ -203,6 +216,13 @@ class FormatAttr(ParametrizedAttribute):
             raise VerifyException(f"#vit.format: binary values have 1 bit, got {bits}")
         if not 1 <= bits <= 32:
             raise VerifyException(f"#vit.format: bit width must be in 1..32, got {bits}")
+        if kind == NumberKind.MIXED:
+            if not mixed.MIN_WEIGHT_BITS <= bits <= mixed.MAX_WEIGHT_BITS:
+                raise VerifyException(
+                    f"#vit.format: mixed weights have {mixed.MIN_WEIGHT_BITS}..{mixed.MAX_WEIGHT_BITS} bits, got {bits}"
+                )
+            if self.scale.data:
+                raise VerifyException("#vit.format: mixed weights take no scale (each row has its own step)")
         if len(self.scale.data) > 1:
             raise VerifyException("#vit.format: one scale at most")
         step = self.step
@@ -246,6 +266,75 @@ class QuantAttr(ParametrizedAttribute):
 
     def print_parameters(self, printer: Printer) -> None:
         printer.print_string(f"<w = {self.weights.body()}, x = {self.inputs.body()}>")
+
+    def verify(self) -> None:
+        if self.inputs.number_kind == NumberKind.MIXED:
+            raise VerifyException("#vit.quant: mixed is a weight format; inputs cannot be mixed")
+
+    @property
+    def mixed(self) -> bool:
+        """Whether the weights are in the mixed fixed-point / power-of-two scheme."""
+        return self.weights.number_kind == NumberKind.MIXED
+
+
+@irdl_attr_definition
+class RowSplitAttr(ParametrizedAttribute):
+    """Which rows (output channels) of a mixed weight matrix are power of two.
+
+    `#vit.rows<pot 3 of 8, "b0">`: 3 of the 8 rows are power of two, the others fixed
+    point; the mask is hex, digit i holding rows 4i..4i+3 (row 4i+b is bit 2^b), as
+    `vaqf_compiler.mixed.mask_to_hex` writes it. `assign-pot-rows` sets it.
+    """
+
+    name = "vit.rows"
+
+    pot: IntAttr
+    rows: IntAttr
+    mask: StringAttr
+
+    def __init__(self, pot: int, rows: int, mask: str):
+        super().__init__(IntAttr(pot), IntAttr(rows), StringAttr(mask))
+
+    @staticmethod
+    def from_mask(mask: Sequence[bool]) -> RowSplitAttr:
+        return RowSplitAttr(int(sum(bool(b) for b in mask)), len(mask), mixed.mask_to_hex(np.asarray(mask, bool)))
+
+    @property
+    def pot_mask(self) -> np.ndarray:
+        """bool [rows]: True for the power-of-two rows."""
+        return mixed.hex_to_mask(self.mask.data, self.rows.data)
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        def count(what: str) -> IntAttr:
+            return IntAttr(parser.parse_integer(allow_boolean=False, allow_negative=False, context_msg=what))
+
+        with parser.in_angle_brackets():
+            parser.parse_keyword("pot")
+            pot = count(" (power-of-two rows)")
+            parser.parse_keyword("of")
+            rows = count(" (rows)")
+            parser.parse_punctuation(",")
+            mask = StringAttr(parser.parse_str_literal(" (the hex row mask)"))
+        return [pot, rows, mask]
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(f"<pot {self.pot.data} of {self.rows.data}, ")
+        printer.print_string_literal(self.mask.data)
+        printer.print_string(">")
+
+    def verify(self) -> None:
+        pot, rows = self.pot.data, self.rows.data
+        if rows < 1:
+            raise VerifyException(f"#vit.rows: rows must be >= 1, got {rows}")
+        if not 0 <= pot <= rows:
+            raise VerifyException(f"#vit.rows: pot must be in 0..{rows}, got {pot}")
+        try:
+            mask = mixed.hex_to_mask(self.mask.data, rows)
+        except ValueError as e:
+            raise VerifyException(f"#vit.rows: {e}") from None
+        if int(mask.sum()) != pot:
+            raise VerifyException(f"#vit.rows: the mask has {int(mask.sum())} power-of-two rows, not {pot}")
 
 
 class Placement(StrEnum):
@@ -326,6 +415,17 @@ def verify_head_matmul(name: str, lhs: SSAValue, rhs: SSAValue, result: SSAValue
     _expect(bk == k, f"{name}: contraction sizes differ (lhs {k}, rhs {bk})")
     _expect(r == (h, n, bm), f"{name} result must be {[h, n, bm]}, got {list(r)}")
     return h
+
+
+def verify_row_split(name: str, quant: QuantAttr | None, rows: RowSplitAttr | None, out_features: int) -> None:
+    """`rows` only with mixed weights, one entry per output channel."""
+    if rows is None:
+        return
+    _expect(quant is not None and quant.mixed, f"{name}: `rows` needs mixed weights (quant w = mixed k)")
+    _expect(
+        rows.rows.data == out_features,
+        f"{name}: `rows` describes {rows.rows.data} rows but the weight has {out_features}",
+    )
 
 
 def _props(**props: Attribute | None) -> dict[str, Attribute]:
@@ -417,6 +517,10 @@ class PatchEmbedOp(VitOp):
         oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
         _expect(oh > 0 and ow > 0, f"{self.name} kernel {kh}x{kw} is larger than the padded image {h}x{w}")
         _expect(n == oh * ow, f"{self.name} produces {oh}x{ow}={oh * ow} patches but the result has {n} tokens")
+        _expect(
+            self.quant is None or not self.quant.mixed,
+            f"{self.name}: mixed weights are for FC layers (vit.linear); fold-patch-embed first",
+        )
 
 
 class PatchifyBase(VitOp):
@@ -466,9 +570,11 @@ class LinearOp(VitOp):
     weight = prop_def(ParamAttr)
     bias = opt_prop_def(ParamAttr)
     quant = opt_prop_def(QuantAttr)
+    rows = opt_prop_def(RowSplitAttr)  # mixed weights: which rows are power of two (assign-pot-rows)
     traits = traits_def(Pure())
     assembly_format = (
-        "$input `weight` qualified($weight) (`bias` qualified($bias)^)? (`quant` qualified($quant)^)? "
+        "$input `weight` qualified($weight) (`bias` qualified($bias)^)? (`quant` qualified($quant)^)?"
+        " (`rows` qualified($rows)^)? "
         + ANNOTATIONS
         + " attr-dict"
         " `:` type($input) `->` type($result)"
@@ -490,6 +596,7 @@ class LinearOp(VitOp):
 
     def verify_(self) -> None:
         verify_fully_connected(self.name, self.input, self.result, self.weight, self.bias)
+        verify_row_split(self.name, self.quant, self.rows, self.out_features)
 
 
 class LayerNormBase(VitOp):
@@ -563,6 +670,7 @@ class MatmulOp(VitOp):
 
     def verify_(self) -> None:
         verify_head_matmul(self.name, self.lhs, self.rhs, self.result, self.transpose_b is not None)
+        _expect(self.quant is None or not self.quant.mixed, f"{self.name}: both operands are activations, not mixed")
 
 
 class _UnaryOp(VitOp):
@@ -843,4 +951,4 @@ VIT_OPS: tuple[type[VitOp], ...] = (
 WEIGHTS_ATTR = "vit.weights"
 WEIGHTS_SHA256_ATTR = "vit.weights_sha256"
 
-Vit = Dialect("vit", list(VIT_OPS), [ParamAttr, FormatAttr, QuantAttr, PlaceAttr])
+Vit = Dialect("vit", list(VIT_OPS), [ParamAttr, FormatAttr, QuantAttr, RowSplitAttr, PlaceAttr])

@@ -69,7 +69,7 @@ class LowerVitOp(RewritePattern):
             loads = [_load(op.input)]
             engine = accel.EngineOp(
                 accel.EngineKind.FC, loads, op.result.type, heads=1, quant=op.quant, out=op.out,
-                weight=op.weight, bias=op.bias,
+                weight=op.weight, bias=op.bias, rows=op.rows,
             )
         else:
             loads = [_load(op.lhs), _load(op.rhs)]

@@ -1,4 +1,4 @@
-"""`mark-quantization{wbits=1 abits=8}`: decide what is quantized and how every tensor is stored.
+"""`mark-quantization{wbits=1 abits=8 scheme=vaqf}`: decide what is quantized and how every tensor is stored.
 
 The paper's rules (Sections IV-B and V-B1):
 - inside the encoder (between the token embedding and the CLS select), every
@@ -13,6 +13,12 @@ quantized inputs (`uint` for softmax probabilities, `int` otherwise), 16-bit
 fixed point when any consumer is unquantized. `wbits=16 abits=16` marks the
 unquantized baseline (everything 16-bit). Running it again with the same bits
 keeps the scales calibration set; other bits drop them.
+
+`scheme=mixed wbits=k` (k in 2..8, default 4) is our scheme after Auto-ViT-Acc
+(docs/quantization.md, "Mixed scheme"): the encoder linears get k-bit mixed
+weights (`#vit.format<mixed k>`), each row fixed point or power of two as
+`assign-pot-rows` then decides; everything else is marked as for VAQF. A
+row split (`rows`) survives re-marking only when the weight format stays the same.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 
+from vaqf_compiler import mixed
 from vaqf_compiler.dataflow import dataflow_graph, encoder_region, model_function
 from vaqf_compiler.dialects import vit
 from vaqf_compiler.dialects.vit import FormatAttr, NumberKind, QuantAttr
@@ -33,14 +40,41 @@ from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.ir import describe
 
 FIXED16 = FormatAttr(NumberKind.FIXED, 16)
+POT_RATIO_ATTR = "vit.pot_ratio"  # function attribute: the PoT ratio assign-pot-rows used
 
 # Ops that only rearrange data: a quantized consumer behind them still wants codes.
 LAYOUT_OPS = (vit.SplitHeadsOp, vit.MergeHeadsOp)
 
 
+SCHEMES = ("vaqf", "mixed")
+MIXED_DEFAULT_WBITS = 4
+
+
+def check_scheme(pass_name: str, scheme: str, wbits: int | None, abits: int) -> int:
+    """The weight bits the scheme uses (`wbits`, or the scheme's default); VaqfError if they do not fit it."""
+    if scheme not in SCHEMES:
+        raise VaqfError(f"{pass_name}: unknown scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+    if scheme == "mixed":
+        bits = MIXED_DEFAULT_WBITS if wbits is None else wbits
+        if not mixed.MIN_WEIGHT_BITS <= bits <= mixed.MAX_WEIGHT_BITS:
+            raise VaqfError(
+                f"{pass_name}: scheme=mixed needs wbits in {mixed.MIN_WEIGHT_BITS}..{mixed.MAX_WEIGHT_BITS}"
+                f" (e.g. wbits=4), got {bits}"
+            )
+        if not 1 <= abits <= 16:
+            raise VaqfError(f"{pass_name}: abits must be in 1..16, got {abits}")
+        return bits
+    bits = 1 if wbits is None else wbits
+    check_bits(pass_name, bits, abits)
+    return bits
+
+
 def check_bits(pass_name: str, wbits: int, abits: int) -> None:
     if wbits not in (1, 16):
-        raise VaqfError(f"{pass_name}: wbits must be 1 (binary weights) or 16 (unquantized baseline), got {wbits}")
+        raise VaqfError(
+            f"{pass_name}: wbits must be 1 (binary weights) or 16 (unquantized baseline), got {wbits}"
+            " (k-bit weights: scheme=mixed)"
+        )
     if not 1 <= abits <= 16:
         raise VaqfError(f"{pass_name}: abits must be in 1..16, got {abits}")
     if wbits == 16 and abits != 16:
@@ -66,22 +100,31 @@ class MarkQuantizationPass(ModulePass):
     """Annotate `quant` on compute ops and `out` on every op (see the module docstring)."""
 
     name = "mark-quantization"
-    wbits: int = 1
+    wbits: int | None = None  # default: 1 (vaqf), 4 (mixed)
     abits: int = 8
+    scheme: str = "vaqf"
 
     def __post_init__(self) -> None:
-        check_bits(self.name, self.wbits, self.abits)
+        check_scheme(self.name, self.scheme, self.wbits, self.abits)
+
+    @property
+    def weight_bits(self) -> int:
+        return check_scheme(self.name, self.scheme, self.wbits, self.abits)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         fn = model_function(op, self.name)
         if fn is None:
             return
         graph = dataflow_graph(fn)
-        quantized = self.wbits == 1
+        wbits = self.weight_bits
+        quantized = wbits != 16
         encoder = encoder_ops(graph, fn, self.name) if quantized else set()
         codes = FormatAttr(NumberKind.INT, self.abits)
         probabilities = FormatAttr(NumberKind.UINT, self.abits)
-        binary = FormatAttr(NumberKind.BINARY, 1)
+        if self.scheme == "mixed":
+            weights = FormatAttr(NumberKind.MIXED, wbits)
+        else:
+            weights = FormatAttr(NumberKind.BINARY, 1)
         if quantized and not any(isinstance(o, (vit.LinearOp, vit.MatmulOp)) for o in encoder):
             raise VaqfError(f"{self.name}: the model has no encoder layers to quantize", where=describe(fn))
 
@@ -107,13 +150,19 @@ class MarkQuantizationPass(ModulePass):
             node.properties["out"] = _keep_scale(node.properties.get("out"), out[node])
             if isinstance(node, vit.LinearOp | vit.PatchEmbedOp):
                 inside = node in encoder
-                node.properties["quant"] = QuantAttr(binary, codes) if inside else QuantAttr(FIXED16, FIXED16)
+                quant = QuantAttr(weights, codes) if inside else QuantAttr(FIXED16, FIXED16)
+                old = node.properties.get("quant")
+                if "rows" in node.properties and (not isinstance(old, QuantAttr) or old.weights != quant.weights):
+                    del node.properties["rows"]  # the split belongs to the old weight format
+                node.properties["quant"] = quant
             elif isinstance(node, vit.MatmulOp):
                 if node in encoder:
                     lhs, rhs = (_producer_format(v, out) for v in (node.lhs, node.rhs))
                     node.properties["quant"] = QuantAttr(rhs, lhs)
                 else:
                     node.properties["quant"] = QuantAttr(FIXED16, FIXED16)
+        if not any("rows" in o.properties for o in fn.walk()):
+            fn.attributes.pop(POT_RATIO_ATTR, None)
 
     @staticmethod
     def _wanted(user: Operation, value_op: Operation, encoder: set[Operation], out: dict[Operation, FormatAttr]) -> bool:

@@ -7,7 +7,7 @@ multipliers/offsets/shifts, layer-norm γ/β/ε codes, the softmax exponential a
 GELU tables, the quantized class tokens. They get them from the functions
 here, so the emitted C++ reads exactly the numbers the golden model uses.
 
-This module imports only the dialects and `fixedpoint` (no torch, no
+This module imports only the dialects, `fixedpoint` and `mixed` (no torch, no
 interpreter); it reads formats off the IR and real-valued parameters through a
 `ParamSource` (the interpreter's context, or `Params` below).
 """
@@ -22,6 +22,7 @@ from xdsl.dialects import func
 from xdsl.ir import Operation, SSAValue
 
 from vaqf_compiler import fixedpoint as fx
+from vaqf_compiler import mixed
 from vaqf_compiler.dialects import vit
 from vaqf_compiler.dialects.vit import FormatAttr, NumberKind
 from vaqf_compiler.errors import VaqfError
@@ -107,9 +108,31 @@ def max_code(fmt: FormatAttr) -> int:
 # ----- matrix products ----------------------------------------------------------
 
 
+def row_split(op: Operation) -> np.ndarray:
+    """bool [out]: the power-of-two rows of an FC op with mixed weights (its `rows`)."""
+    rows = op.properties.get("rows")
+    if not isinstance(rows, vit.RowSplitAttr):
+        raise VaqfError("mixed weights but no `rows`: run assign-pot-rows (or `vaqf quantize --scheme mixed`)",
+                        where=describe(op))
+    return rows.pot_mask
+
+
+def mixed_weights(op: Operation, attr: vit.ParamAttr, quant: vit.QuantAttr, params: ParamSource) -> mixed.MixedWeights:
+    """The op's mixed weights split as its `rows` says: integer weights, per-row steps, stored codes."""
+    w = params.param(op, attr)
+    return mixed.mixed_weights(w.reshape(w.shape[0], -1), quant.weights.bits.data, row_split(op))
+
+
 def weight_codes(op: Operation, attr: vit.ParamAttr, quant: vit.QuantAttr,
                  params: ParamSource) -> tuple[np.ndarray, np.ndarray]:
-    """(codes [out, in], per-channel step [out]) of the op's weights in their `quant` format."""
+    """(codes [out, in], per-channel step [out]) of the op's weights in their `quant` format.
+
+    For mixed weights the "codes" are the integer weights the MACs use (q, or ±2^(E-e) on
+    power-of-two rows), not the stored k-bit codes (`mixed_weights(...).codes`).
+    """
+    if quant.mixed:
+        mw = mixed_weights(op, attr, quant, params)
+        return mw.ints, mw.step
     w = params.param(op, attr)
     if quant.weights.number_kind == NumberKind.BINARY:
         return fx.binarize(w)

@@ -48,6 +48,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "dce": lambda: _load("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
     "fold-patch-embed": lambda: _load("vaqf_compiler.passes.fold_patch_embed", "FoldPatchEmbedPass"),
     "mark-quantization": lambda: _load("vaqf_compiler.passes.mark_quantization", "MarkQuantizationPass"),
+    "assign-pot-rows": lambda: _load("vaqf_compiler.passes.assign_pot_rows", "AssignPotRowsPass"),
     "partition-host-accel": lambda: _load("vaqf_compiler.passes.partition_host_accel", "PartitionHostAccelPass"),
     "lower-to-accel": lambda: _load("vaqf_compiler.passes.lower_to_accel", "LowerToAccelPass"),
     "vaqf-pipeline": lambda: _load("vaqf_compiler.passes.vaqf_pipeline", "VaqfPipelinePass"),

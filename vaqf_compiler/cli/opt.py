@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 from xdsl.context import Context
@@ -38,6 +39,7 @@ from vaqf_compiler.diagnostics import (
 )
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.ir import location_of, print_ir
+from vaqf_compiler.passes.sidecar import IR_FILE
 
 PROG = "vaqf-opt"
 SPLIT_MARKER = "// -----"
@@ -260,6 +262,8 @@ def run(args: argparse.Namespace, limits: InputLimits = DEFAULT_LIMITS) -> int:
     ctx = registry.make_registry_context()
     outputs: list[str] = []
     status = 0
+    # Passes that read the weights (assign-pot-rows) find the sidecar beside the input file.
+    sidecar_token = IR_FILE.set(None if args.input == "-" else Path(args.input))
     for chunk, offset in split_chunks(text, args.split_input_file):
         produced: list[Diagnostic] = []
         try:
@@ -293,6 +297,7 @@ def run(args: argparse.Namespace, limits: InputLimits = DEFAULT_LIMITS) -> int:
             if produced:
                 status = 1
 
+    IR_FILE.reset(sidecar_token)
     result = f"{SPLIT_MARKER}\n".join(outputs)
     if args.output == "-":
         sys.stdout.write(result)

@@ -12,6 +12,15 @@ op stands for computes:
 - `vit.softmax`      `softmax(dim=-1)`, max-subtracted
 - the rest           indexing, reshapes and elementwise arithmetic
 
+Weights are the sidecar's, as they are, with one exception: an FC layer whose
+`quant` has mixed weights (`#vit.format<mixed k>`) uses the values its integer
+weights stand for (`ints × step` per row, with the split of its `#vit.rows`),
+i.e. the fake-quant weights training used. The sidecar keeps the float
+weights because the row split is computed from them; float mode then runs the
+network the accelerator runs, less activation rounding, so calibration sees
+its ranges. (Binary weights need no such rule: a trained model's sidecar
+already holds them binarized.)
+
 The exact GELU uses `math.erf` (the C library's double-precision erf, error
 below 1 ulp) element by element: numpy has no erf and scipy is not a
 dependency. It costs about 0.13 µs per element.
@@ -26,6 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from xdsl.dialects.builtin import DenseArrayBase
 
+from vaqf_compiler import intconst
 from vaqf_compiler.dialects import accel, vit
 from vaqf_compiler.interp.base import Context, HandlerTable, handles
 
@@ -74,11 +84,26 @@ def patchify(op: vit.PatchifyOp, args: Sequence[np.ndarray], ctx: Context) -> np
     return patches.reshape((h // ph) * (w // pw), c * ph * pw)
 
 
+def _fc_weights(op: vit.LinearOp | accel.EngineOp, ctx: Context) -> np.ndarray:
+    """The sidecar's weights; for mixed weights the values they are quantized to (see the module doc)."""
+    assert op.weight is not None
+    if op.quant is None or not op.quant.mixed:
+        return ctx.param(op, op.weight)
+    weight, quant = op.weight, op.quant
+
+    def dequantized() -> np.ndarray:
+        mw = intconst.mixed_weights(op, weight, quant, ctx)
+        return mw.ints * mw.step[:, None]
+
+    rows = op.rows.mask.data if op.rows is not None else None
+    return ctx.cached(("mixed values", weight.key, quant.weights.body(), rows), dequantized)
+
+
 @handles(FLOAT_OPS, vit.LinearOp)
 def linear(op: vit.LinearOp, args: Sequence[np.ndarray], ctx: Context) -> np.ndarray:
     (x,) = args
     b = ctx.param(op, op.bias) if op.bias is not None else None
-    return _linear(x, ctx.param(op, op.weight), b)
+    return _linear(x, _fc_weights(op, ctx), b)
 
 
 @handles(FLOAT_OPS, vit.LayerNormOp)

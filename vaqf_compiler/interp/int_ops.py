@@ -39,7 +39,10 @@ def _finish(op: Operation, acc: np.ndarray, requant: fx.Requant) -> np.ndarray:
 
 def _weights(op: Operation, attr: vit.ParamAttr, quant: vit.QuantAttr, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """(codes [out, in], per-channel step [out]) of the op's weights in their `quant` format."""
-    return ctx.cached(("weights", attr.key, quant.weights.body()), lambda: ic.weight_codes(op, attr, quant, ctx))
+    rows = op.properties.get("rows")
+    split = rows.mask.data if isinstance(rows, vit.RowSplitAttr) else None
+    return ctx.cached(("weights", attr.key, quant.weights.body(), split),
+                      lambda: ic.weight_codes(op, attr, quant, ctx))
 
 
 # ----- matrix products ------------------------------------------------------
