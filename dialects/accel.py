@@ -82,9 +82,11 @@ class TilingAttr(ParametrizedAttribute):
 
     `#accel.tiling<tm = 336, tn = 16, nh = 1, g = 8, ports = 2>`: `tm` output x `tn`
     input channels per step (`tn` split in `nh` head or channel groups), operands
-    packed `g` per AXI word, `ports` AXI ports per stream. `dsp_lanes = N` (printed
-    only when non-zero): N of the `tm` output lanes are idle DSPs helping a
-    binary-weight layer.
+    packed `g` per AXI word, `ports` AXI ports per stream. Optional, printed only
+    when non-zero: `dsp_lanes = N`: N of the `tm` output lanes are idle DSPs helping a
+    binary-weight layer; `pot_tm = N`: an FC layer with mixed weights runs its
+    power-of-two rows on a shift-add array of N output x `tn` input channels beside
+    the `tm` x `tn` DSP array that runs its fixed-point rows (docs/cost-model.md).
     """
 
     name = "accel.tiling"
@@ -95,9 +97,10 @@ class TilingAttr(ParametrizedAttribute):
     g: IntAttr
     ports: IntAttr
     dsp_lanes: IntAttr
+    pot_tm: IntAttr
 
-    def __init__(self, tm: int, tn: int, nh: int, g: int, ports: int, dsp_lanes: int = 0):
-        super().__init__(*(IntAttr(v) for v in (tm, tn, nh, g, ports, dsp_lanes)))
+    def __init__(self, tm: int, tn: int, nh: int, g: int, ports: int, dsp_lanes: int = 0, pot_tm: int = 0):
+        super().__init__(*(IntAttr(v) for v in (tm, tn, nh, g, ports, dsp_lanes, pot_tm)))
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
@@ -111,14 +114,21 @@ class TilingAttr(ParametrizedAttribute):
             for key in _TILING_FIELDS[1:]:
                 parser.parse_punctuation(",")
                 values.append(field(key))
-            lanes = IntAttr(0)
-            if parser.parse_optional_punctuation(","):
-                lanes = field("dsp_lanes")
-        return [*values, lanes]
+            extra = {"dsp_lanes": IntAttr(0), "pot_tm": IntAttr(0)}
+            seen: list[str] = []
+            while parser.parse_optional_punctuation(","):
+                key = parser.parse_optional_keyword("dsp_lanes") or parser.parse_optional_keyword("pot_tm")
+                if key is None or key in seen or (seen and key == "dsp_lanes"):
+                    parser.raise_error("expected dsp_lanes or pot_tm (at most once each, in this order) after ports")
+                seen.append(key)
+                parser.parse_punctuation("=")
+                extra[key] = IntAttr(parser.parse_integer(allow_boolean=False, allow_negative=False))
+        return [*values, *extra.values()]
 
     def print_parameters(self, printer: Printer) -> None:
         body = ", ".join(f"{key} = {getattr(self, key).data}" for key in _TILING_FIELDS)
-        extra = f", dsp_lanes = {self.dsp_lanes.data}" if self.dsp_lanes.data else ""
+        extra = "".join(f", {key} = {getattr(self, key).data}" for key in ("dsp_lanes", "pot_tm")
+                        if getattr(self, key).data)
         printer.print_string(f"<{body}{extra}>")
 
     def verify(self) -> None:
@@ -129,6 +139,8 @@ class TilingAttr(ParametrizedAttribute):
             raise VerifyException(f"#accel.tiling: tn = {self.tn.data} must be a multiple of nh = {self.nh.data}")
         if not 0 <= self.dsp_lanes.data <= self.tm.data:
             raise VerifyException(f"#accel.tiling: dsp_lanes = {self.dsp_lanes.data} must be in 0..tm")
+        if self.dsp_lanes.data and self.pot_tm.data:
+            raise VerifyException("#accel.tiling: dsp_lanes (binary weights) and pot_tm (mixed weights) exclude each other")
 
 
 def _same_type(op: Operation, a: SSAValue, b: SSAValue) -> None:
