@@ -120,7 +120,20 @@ def row_split(op: Operation) -> np.ndarray:
 def mixed_weights(op: Operation, attr: vit.ParamAttr, quant: vit.QuantAttr, params: ParamSource) -> mixed.MixedWeights:
     """The op's mixed weights split as its `rows` says: integer weights, per-row steps, stored codes."""
     w = params.param(op, attr)
-    return mixed.mixed_weights(w.reshape(w.shape[0], -1), quant.weights.bits.data, row_split(op))
+    try:
+        return mixed.mixed_weights(w.reshape(w.shape[0], -1), quant.weights.bits.data, row_split(op))
+    except ValueError as e:  # PoT rows above 7 bits have no 64-bit integer weights
+        raise VaqfError(f"{e}", where=describe(op)) from None
+
+
+def mixed_values(op: Operation, attr: vit.ParamAttr, quant: vit.QuantAttr, params: ParamSource) -> np.ndarray:
+    """The real values the op's mixed weights stand for, [out, in] (ints × step; exact for every k)."""
+    w = params.param(op, attr)
+    w2, bits = w.reshape(w.shape[0], -1), quant.weights.bits.data
+    pot = row_split(op)[:, None]
+    if not pot.any():
+        return mixed.fixed_values(w2, bits)
+    return np.where(pot, mixed.pot_values(w2, bits), mixed.fixed_values(w2, bits))
 
 
 def weight_codes(op: Operation, attr: vit.ParamAttr, quant: vit.QuantAttr,

@@ -91,12 +91,9 @@ def _fc_weights(op: vit.LinearOp | accel.EngineOp, ctx: Context) -> np.ndarray:
         return ctx.param(op, op.weight)
     weight, quant = op.weight, op.quant
 
-    def dequantized() -> np.ndarray:
-        mw = intconst.mixed_weights(op, weight, quant, ctx)
-        return mw.ints * mw.step[:, None]
-
     rows = op.rows.mask.data if op.rows is not None else None
-    return ctx.cached(("mixed values", weight.key, quant.weights.body(), rows), dequantized)
+    return ctx.cached(("mixed values", weight.key, quant.weights.body(), rows),
+                      lambda: intconst.mixed_values(op, weight, quant, ctx))
 
 
 @handles(FLOAT_OPS, vit.LinearOp)
