@@ -17,6 +17,11 @@
 //
 //   FC layers split their TN inputs into NH groups whose partial sums are added;
 //   attention keeps the NH heads apart (paper, Fig. 3).
+//   Mixed scheme (ours; docs/quantization.md): with PTM > 0 the DSP engine also has a
+//   power-of-two array of PTM rows x TN inputs on LUTs (Pot<K>::mac: shift, add or
+//   subtract). A mixed FC layer's fixed-point rows run on the TM x TN array and its PoT
+//   rows on the PoT array in the same pipelined token loop, on the same x tile; every
+//   result row is written to its original output index (the layer's row table).
 // - ln_unit: layer norm, one row at a time (16-bit stream in).
 // - add_unit: residual addition with one requantization.
 // - elementwise_unit: scale, GELU and softmax, when the partition puts them on the FPGA.
@@ -132,12 +137,76 @@ inline int64_t elem_at(const Tensor& t, int64_t h, int64_t n, int64_t c) {
 
 inline int cdiv(int a, int b) { return (a + b - 1) / b; }
 
+// ----- power-of-two weights ----------------------------------------------------------
+
+// k-bit power-of-two weight codes (docs/quantization.md, "Mixed scheme"): bit K-1 is the sign
+// (1: negative), the low K-1 bits the exponent e; e <= E stands for the integer weight
+// ±2^(E-e), e = E + 1 for zero (E = 2^(K-1) - 2). No multiplier: x · w is x shifted left.
+template <int K>
+struct Pot {
+  static const int E = (1 << (K - 1)) - 2;
+  static const int ZERO = E + 1;  // the zero code (sign bit clear)
+
+  // s += x · w(code): a shift and an addition or subtraction in LUTs; the zero code adds nothing.
+  template <class ACC, class XT>
+  static void mac(ACC& s, XT x, ap_uint<K> code) {
+#pragma HLS inline
+    const ap_uint<K - 1> e = code.range(K - 2, 0);
+    if (e <= E) {
+      const ACC v = ACC(x) << (E - e.to_int());
+      if (code[K - 1] == 1) s -= v;
+      else s += v;
+    }
+  }
+};
+
+// Element (0, n, col[r]) of tensor t = src[r] for r < len: a row of results scattered to their
+// columns (a mixed FC layer's rows keep their original output index). Runs of columns in one word
+// are read, modified and written once; returns the words written.
+template <int PORT, int CAP>
+int64_t scatter_row(ap_uint<PORT>* mem, const Tensor& t, int n, const i64_t col[CAP], int len,
+                    const i64_t src[CAP]) {
+  int64_t cur = -1, written = 0;
+  ap_uint<PORT> word = 0;
+  for (int r = 0; r < len; ++r) {
+#pragma HLS pipeline
+#pragma HLS loop_tripcount min=1 max=CAP
+    const int64_t e = elem_at(t, 0, n, col[r].to_int64());
+    const int64_t wi = e / t.per_word;
+    if (wi != cur) {
+      if (cur >= 0) {
+        mem[t.base + cur] = word;
+        ++written;
+      }
+      word = mem[t.base + wi];
+      cur = wi;
+    }
+    pack_code<PORT>(word, (int)(e % t.per_word), t, src[r]);
+  }
+  if (cur >= 0) {
+    mem[t.base + cur] = word;
+    ++written;
+  }
+  return written;
+}
+
 // ----- the shared compute engine ---------------------------------------------------
 
 // XT: lhs code type; WT: weight / rhs code type (ap_uint<1> when BIN); ACC: accumulator.
-template <int PORT, int TM, int TN, int NH, int MAX_T, bool BIN, class XT, class WT, class ACC>
+// PTM > 0 adds the power-of-two array (PTM rows x TN inputs of PK-bit codes, shift-adds on LUTs,
+// operands narrowed to PXT, accumulator PACC) beside the TM x TN array: a mixed FC layer runs its
+// fixed-point rows on the TM x TN array and its power-of-two rows on the PoT array, both in the
+// same pipelined token loop, on the same input tile.
+template <int PORT, int TM, int TN, int NH, int MAX_T, bool BIN, class XT, class WT, class ACC,
+          int PTM = 0, int PK = 4, class PXT = XT, class PACC = ACC>
 struct Engine {
   static const int TI = TN / NH;  // inputs per head group
+  static const int PT = PTM > 0 ? PTM : 1;  // PoT array storage (unused when PTM = 0)
+  typedef ap_uint<PK> PW;
+
+  // Rows of the TM x TN array's weights: all output channels, or a mixed layer's fixed-point rows.
+  static int fixed_rows(const LayerDesc& d) { return d.mixed ? d.cout - d.n_pot : d.cout; }
+  static int pot_rows(const LayerDesc& d) { return PTM > 0 && d.mixed ? d.n_pot : 0; }
 
   // s += x * w. A binary weight adds or subtracts (LUTs only); multi-bit operands take one DSP each.
   static void mac(ACC& s, XT x, WT w) {
@@ -180,11 +249,11 @@ struct Engine {
       len = len > TI ? TI : len;
       if (attn && h >= d.heads) len = 0;
       if (!attn || d.transpose_b) {
-        // rows are output channels: W[m][c] (FC) or K_h[m][c] (Q·Kᵀ)
+        // rows are output channels: W[m][c] (FC; a mixed layer's fixed-point rows) or K_h[m][c] (Q·Kᵀ)
         for (int mi = 0; mi < TM; ++mi) {
           const int m = o * TM + mi;
           i64_t row[TI];
-          const int l = m < d.cout ? len : 0;
+          const int l = m < fixed_rows(d) ? len : 0;
           const int64_t p0 = elem_at(d.w, h, m, c0);
           read_segment<PORT, TI, i64_t>(wp, d.w, p0, l, row);
           VAQF_COUNT(w_words, words_of(d.w, p0, l));
@@ -206,9 +275,29 @@ struct Engine {
     }
   }
 
-  // One step: every token through the TM x TN array.
-  static void compute(const LayerDesc& d, bool attn, bool first, const XT xb[NH][MAX_T][TI],
-                      const WT wb[NH][TM][TI], ACC acc[NH][MAX_T][TM]) {
+  // Power-of-two weight tile of step `i`, PoT tile `o` (mixed FC): wp[gi][pm][0..TI); zero codes
+  // beyond the layer's rows and inputs.
+  static void load_wp(const ap_uint<PORT>* wp, const LayerDesc& d, int o, int i, PW wb[NH][PT][TI]) {
+    for (int gi = 0; gi < NH; ++gi) {
+      const int c0 = i * TN + gi * TI;
+      int len = d.cin - c0;
+      len = len > TI ? TI : len;
+      for (int pm = 0; pm < PT; ++pm) {
+        const int p = o * PT + pm;
+        i64_t row[TI];
+        const int l = p < pot_rows(d) ? len : 0;
+        const int64_t p0 = elem_at(d.wp, 0, p, c0);
+        read_segment<PORT, TI, i64_t>(wp, d.wp, p0, l, row);
+        VAQF_COUNT(w_words, words_of(d.wp, p0, l));
+        for (int j = 0; j < TI; ++j) wb[gi][pm][j] = j < l ? PW(row[j]) : PW(Pot<PK>::ZERO);
+      }
+    }
+  }
+
+  // One step: every token through the TM x TN array (and, for a mixed layer, the PTM x TN PoT array).
+  static void compute(const LayerDesc& d, bool attn, bool first, bool pot, const XT xb[NH][MAX_T][TI],
+                      const WT wb[NH][TM][TI], const PW pb[NH][PT][TI], ACC acc[NH][MAX_T][TM],
+                      PACC pacc[MAX_T][PT]) {
     for (int t = 0; t < d.tokens; ++t) {
 #pragma HLS pipeline II=1
 #pragma HLS loop_tripcount min=1 max=MAX_T
@@ -225,6 +314,21 @@ struct Engine {
             mac(s, xb[gi][t][j], wb[gi][mi][j]);
           }
           part[gi][mi] = s;
+        }
+      }
+      if (PTM > 0 && pot) {
+        // the PoT array: its own rows, the same inputs, summed over the NH input groups
+        for (int pm = 0; pm < PT; ++pm) {
+#pragma HLS unroll
+          PACC s = 0;
+          for (int gi = 0; gi < NH; ++gi) {
+#pragma HLS unroll
+            for (int j = 0; j < TI; ++j) {
+#pragma HLS unroll
+              Pot<PK>::mac(s, PXT(xb[gi][t][j]), pb[gi][pm][j]);
+            }
+          }
+          pacc[t][pm] = (first ? PACC(0) : pacc[t][pm]) + s;
         }
       }
       if (attn) {
@@ -249,9 +353,37 @@ struct Engine {
     }
   }
 
+  // Mixed FC: requantize `len` rows of one array's tile, positions p0.. in the order of d.rows (which
+  // mult/offset follow), and write each to its output index.
+  template <int CAP, class A>
+  static void store_scattered(ap_uint<PORT>* y, const ap_uint<PORT>* wp, const LayerDesc& d, int p0, int len,
+                              const A acc[MAX_T][CAP]) {
+    if (len <= 0) return;
+    i64_t mult[CAP], off[CAP], col[CAP];
+    read_segment<PORT, CAP, i64_t>(wp, d.mult, elem_at(d.mult, 0, 0, p0), len, mult);
+    read_segment<PORT, CAP, i64_t>(wp, d.offset, elem_at(d.offset, 0, 0, p0), len, off);
+    read_segment<PORT, CAP, i64_t>(wp, d.rows, elem_at(d.rows, 0, 0, p0), len, col);
+    for (int t = 0; t < d.tokens; ++t) {
+#pragma HLS loop_tripcount min=1 max=MAX_T
+      i64_t codes[CAP];
+      for (int r = 0; r < CAP; ++r) {
+#pragma HLS unroll
+        const i64_t scaled = i64_t(acc[t][r]) * mult[r] + off[r];
+        codes[r] = to_code<i64_t>(scaled, d.shift, d.y_lo, d.y_hi, d.y_sign);
+      }
+      VAQF_COUNT(y_words, scatter_row<PORT, CAP>(y, d.y, t, col, len, codes));
+    }
+  }
+
   // Requantize the output tile and write it, packed.
   static void store(ap_uint<PORT>* y, const ap_uint<PORT>* wp, const LayerDesc& d, bool attn, int g, int o,
-                    const ACC acc[NH][MAX_T][TM]) {
+                    const ACC acc[NH][MAX_T][TM], const PACC pacc[MAX_T][PT]) {
+    if (!attn && d.mixed) {
+      const int nf = fixed_rows(d) - o * TM, np = pot_rows(d) - o * PT;
+      store_scattered<TM, ACC>(y, wp, d, o * TM, nf > TM ? TM : nf, acc[0]);
+      if (PTM > 0) store_scattered<PT, PACC>(y, wp, d, fixed_rows(d) + o * PT, np > PT ? PT : np, pacc);
+      return;
+    }
     i64_t mult[TM], off[TM];
     int mlen = d.cout - o * TM;
     mlen = mlen > TM ? TM : mlen;
@@ -280,61 +412,74 @@ struct Engine {
     }
   }
 
-  // All input steps of output tile (g, o) into `acc`; input and weight tiles double buffered:
-  // the next step's tiles load while this step computes.
+  // All input steps of output tile (g, o) into `acc` (and `pacc`); input and weight tiles double
+  // buffered: the next step's tiles load while this step computes.
   static void steps(const ap_uint<PORT>* x16, const ap_uint<PORT>* xq, const ap_uint<PORT>* wp,
-                    const LayerDesc& d, bool attn, int g, int o, int n_i, ACC acc[NH][MAX_T][TM]) {
+                    const LayerDesc& d, bool attn, int g, int o, int n_i, ACC acc[NH][MAX_T][TM],
+                    PACC pacc[MAX_T][PT]) {
     static XT x_ping[NH][MAX_T][TI], x_pong[NH][MAX_T][TI];
     static WT w_ping[NH][TM][TI], w_pong[NH][TM][TI];
+    static PW p_ping[NH][PT][TI], p_pong[NH][PT][TI];
 #pragma HLS array_partition variable=x_ping complete dim=1
 #pragma HLS array_partition variable=x_ping complete dim=3
 #pragma HLS array_partition variable=x_pong complete dim=1
 #pragma HLS array_partition variable=x_pong complete dim=3
 #pragma HLS array_partition variable=w_ping complete dim=0
 #pragma HLS array_partition variable=w_pong complete dim=0
+#pragma HLS array_partition variable=p_ping complete dim=0
+#pragma HLS array_partition variable=p_pong complete dim=0
+    const bool pot = !attn && pot_rows(d) > 0;
     VAQF_COUNT(tiles, 1);
     load_x(x16, xq, d, attn, g, 0, x_ping);
     load_w(wp, d, attn, g, o, 0, w_ping);
+    if (pot) load_wp(wp, d, o, 0, p_ping);
     for (int i = 0; i < n_i; ++i) {
       VAQF_COUNT(steps, 1);
       if (i % 2 == 0) {
         if (i + 1 < n_i) {
           load_x(x16, xq, d, attn, g, i + 1, x_pong);
           load_w(wp, d, attn, g, o, i + 1, w_pong);
+          if (pot) load_wp(wp, d, o, i + 1, p_pong);
         }
-        compute(d, attn, i == 0, x_ping, w_ping, acc);
+        compute(d, attn, i == 0, pot, x_ping, w_ping, p_ping, acc, pacc);
       } else {
         if (i + 1 < n_i) {
           load_x(x16, xq, d, attn, g, i + 1, x_ping);
           load_w(wp, d, attn, g, o, i + 1, w_ping);
+          if (pot) load_wp(wp, d, o, i + 1, p_ping);
         }
-        compute(d, attn, false, x_pong, w_pong, acc);
+        compute(d, attn, false, pot, x_pong, w_pong, p_pong, acc, pacc);
       }
     }
   }
 
   // Output tiles k = (g, o) in order; the accumulators are double buffered too: tile k-1 is
-  // requantized and stored while tile k computes.
+  // requantized and stored while tile k computes. A mixed layer's tile o is fixed-point tile o and
+  // PoT tile o together: max(ceil(fixed rows / TM), ceil(PoT rows / PTM)) tiles.
   static void run(const ap_uint<PORT>* x16, const ap_uint<PORT>* xq, const ap_uint<PORT>* wp, ap_uint<PORT>* y,
                   const LayerDesc& d) {
     static ACC acc_ping[NH][MAX_T][TM], acc_pong[NH][MAX_T][TM];
+    static PACC pacc_ping[MAX_T][PT], pacc_pong[MAX_T][PT];
 #pragma HLS array_partition variable=acc_ping complete dim=1
 #pragma HLS array_partition variable=acc_ping complete dim=3
 #pragma HLS array_partition variable=acc_pong complete dim=1
 #pragma HLS array_partition variable=acc_pong complete dim=3
+#pragma HLS array_partition variable=pacc_ping complete dim=2
+#pragma HLS array_partition variable=pacc_pong complete dim=2
     const bool attn = d.op == OP_ATTN;
-    const int n_o = cdiv(d.cout, TM);
+    const int n_fix = cdiv(fixed_rows(d), TM), n_pot = cdiv(pot_rows(d), PT);
+    const int n_o = attn ? cdiv(d.cout, TM) : (n_fix > n_pot ? n_fix : n_pot);
     const int tiles = (attn ? cdiv(d.heads, NH) : 1) * n_o;
     const int n_i = cdiv(d.cin, attn ? TI : TN);
     for (int k = 0; k <= tiles; ++k) {
       const int g = k / n_o, o = k % n_o;                  // tile k (computed now)
       const int pg = (k - 1) / n_o, po = (k - 1) % n_o;    // tile k-1 (stored now)
       if (k % 2 == 0) {
-        if (k < tiles) steps(x16, xq, wp, d, attn, g, o, n_i, acc_ping);
-        if (k > 0) store(y, wp, d, attn, pg, po, acc_pong);
+        if (k < tiles) steps(x16, xq, wp, d, attn, g, o, n_i, acc_ping, pacc_ping);
+        if (k > 0) store(y, wp, d, attn, pg, po, acc_pong, pacc_pong);
       } else {
-        if (k < tiles) steps(x16, xq, wp, d, attn, g, o, n_i, acc_pong);
-        store(y, wp, d, attn, pg, po, acc_ping);
+        if (k < tiles) steps(x16, xq, wp, d, attn, g, o, n_i, acc_pong, pacc_pong);
+        store(y, wp, d, attn, pg, po, acc_ping, pacc_ping);
       }
     }
   }

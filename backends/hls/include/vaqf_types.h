@@ -43,7 +43,7 @@ enum Op : int32_t {
 // One layer for the kernel: the host fills it and starts the kernel (s_axilite).
 struct LayerDesc {
   int32_t op;           // Op
-  int32_t binary;       // 1: binary weights on the LUT array; 0: the DSP array
+  int32_t binary;       // 1: binary weights on the LUT array; 0: the DSP array (+ the PoT array if mixed)
   int32_t x_port;       // 0: lhs from the 16-bit stream, 1: from the packed k-bit stream
   int32_t transpose_b;  // attention: rhs is [heads][cout][cin] (Q·Kᵀ) instead of [heads][cin][cout]
   int32_t heads;        // attention heads (1 for FC)
@@ -56,6 +56,8 @@ struct LayerDesc {
   Tensor mult;          // FC: per-output-channel multipliers M (64-bit codes); LN: gamma codes; GELU,
                         // softmax: the table
   Tensor offset;        // FC: per-output-channel offsets O; LN: beta codes
+  Tensor wp;            // mixed FC: the power-of-two rows' k-bit sign|exponent codes [n_pot][cin]
+  Tensor rows;          // mixed FC: output index of every row, fixed rows then power-of-two rows [cout]
   int64_t m;            // attention, scale: the multiplier; add: multiplier of x; softmax: levels N
   int64_t m_b;          // add: multiplier of w; softmax: table length
   int64_t o;            // attention, add, scale: the offset; GELU: the lowest input code
@@ -64,6 +66,9 @@ struct LayerDesc {
   int32_t y_lo;         // output code range
   int32_t y_hi;
   int32_t y_sign;       // 1: 1-bit signed output keeps the sign (±1) instead of rounding
+  int32_t mixed;        // 1: FC with mixed weights: `w` holds the fixed-point rows [cout - n_pot][cin],
+                        // `wp` the power-of-two rows; mult/offset follow the order of `rows`
+  int32_t n_pot;        // mixed FC: power-of-two rows
 };
 
 // Loop trip counts of one kernel call, counted in C simulation only.

@@ -1,0 +1,220 @@
+"""The HLS backend for the mixed fixed-point + power-of-two scheme (issue 8; the scheme is ours).
+
+Two levels:
+- the engine alone (`vaqf_engine.h` compiled with g++ against a numpy reference built by
+  `vaqf_compiler.mixed`): PoT code decoding, a mixed FC layer on the DSP + PoT arrays at
+  several ratios and odd tile sizes, rows written to their original index, trip counts;
+- the whole backend on a reduced DeiT: C simulation bit-identical to the integer reference
+  (`run_function(..., mode="int")`) at two PoT ratios (and 0 and 1).
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from vaqf_compiler import fixedpoint as fx
+from vaqf_compiler import mixed
+from vaqf_compiler.backends.hls.csim import CXXFLAGS, QUIET, find_ap_include
+from vaqf_compiler.backends.hls.emit_project import static_file
+from vaqf_compiler.backends.hls.packing import Elem, pack, unpack
+from vaqf_compiler.backends.hls.weights import I64, ParamArena
+from test_hls_csim import _have_toolchain
+
+# ----- the engine alone ------------------------------------------------------------
+
+# One harness build: odd tile sizes, two input groups; PK, the weight bits, comes per build.
+TM, TN, NH, PTM, MAX_T = 5, 12, 2, 3, 9
+
+ENGINE_HARNESS = r"""
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vector>
+#include "vaqf_engine.h"
+
+#ifndef __SYNTHESIS__
+vaqf::Trips vaqf::g_trips;
+#endif
+
+template <int K>
+struct Eng {
+  typedef vaqf::Engine<64, H_TM, H_TN, H_NH, H_MAX_T, false, ap_int<16>, ap_int<16>, ap_int<40>, H_PTM, K,
+                       ap_int<8>, ap_int<48> > T;
+};
+
+// every code: what Pot<K>::mac adds for x = 1 and x = -3
+template <int K>
+void pot_codes() {
+  for (int c = 0; c < (1 << K); ++c) {
+    ap_int<64> a = 0, b = 0;
+    vaqf::Pot<K>::mac(a, ap_int<8>(1), ap_uint<K>(c));
+    vaqf::Pot<K>::mac(b, ap_int<8>(-3), ap_uint<K>(c));
+    printf("%d %d %lld %lld\n", K, c, (long long)a.to_int64(), (long long)b.to_int64());
+  }
+}
+
+static void tensor(const long long* v, int& i, vaqf::Tensor& t) {
+  t.base = v[i++]; t.elem0 = v[i++]; t.hs = v[i++]; t.rs = v[i++];
+  t.bits = (int32_t)v[i++]; t.sgn = (int32_t)v[i++]; t.per_word = (int32_t)v[i++]; t.pad_ = (int32_t)v[i++];
+}
+
+// cases on stdin: 74 int64 (the LayerDesc), word count, words; out: the words after the call, trips
+template <int K>
+int run_cases() {
+  long long v[74];
+  while (fread(v, 8, 74, stdin) == 74) {
+    long long n = 0;
+    if (fread(&n, 8, 1, stdin) != 1) return 3;
+    std::vector<uint64_t> raw(n);
+    if (fread(raw.data(), 8, n, stdin) != (size_t)n) return 3;
+    std::vector<ap_uint<64> > mem(raw.begin(), raw.end());
+    vaqf::LayerDesc d = {};
+    int i = 0;
+    d.op = (int32_t)v[i++]; d.binary = (int32_t)v[i++]; d.x_port = (int32_t)v[i++];
+    d.transpose_b = (int32_t)v[i++]; d.heads = (int32_t)v[i++]; d.tokens = (int32_t)v[i++];
+    d.cin = (int32_t)v[i++]; d.cout = (int32_t)v[i++];
+    tensor(v, i, d.x); tensor(v, i, d.w); tensor(v, i, d.y); tensor(v, i, d.mult); tensor(v, i, d.offset);
+    tensor(v, i, d.wp); tensor(v, i, d.rows);
+    d.m = v[i++]; d.m_b = v[i++]; d.o = v[i++]; d.eps = v[i++]; d.shift = (int32_t)v[i++];
+    d.y_lo = (int32_t)v[i++]; d.y_hi = (int32_t)v[i++]; d.y_sign = (int32_t)v[i++];
+    d.mixed = (int32_t)v[i++]; d.n_pot = (int32_t)v[i++];
+    vaqf::g_trips = vaqf::Trips();
+    Eng<K>::T::run(mem.data(), mem.data(), mem.data(), mem.data(), d);
+    for (long long k = 0; k < n; ++k) raw[k] = mem[k].to_uint64();
+    fwrite(raw.data(), 8, n, stdout);
+    const vaqf::Trips& t = vaqf::g_trips;
+    long long trips[6] = {t.tiles, t.steps, t.compute, t.x_words, t.w_words, t.y_words};
+    fwrite(trips, 8, 6, stdout);
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc == 2 && !strcmp(argv[1], "pot")) {
+    pot_codes<2>(); pot_codes<3>(); pot_codes<4>(); pot_codes<5>(); pot_codes<6>(); pot_codes<7>();
+    return 0;
+  }
+  if (argc == 2 && atoi(argv[1]) == 3) return run_cases<3>();
+  if (argc == 2 && atoi(argv[1]) == 4) return run_cases<4>();
+  return 4;
+}
+"""
+ENGINE_BITS = (3, 4)  # the weight bits the harness instantiates the engine for
+POT_BITS = range(2, 8)  # ... and Pot<K> (k = 8 has E = 126: no exact integer reference)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    if not _have_toolchain():
+        pytest.skip("needs g++ and the ap_int headers (hls extra)")
+    d = tmp_path_factory.mktemp("engine")
+    for name in ("vaqf_types.h", "vaqf_arith.h", "vaqf_engine.h"):
+        (d / name).write_bytes(static_file("include", name))
+    (d / "harness.cpp").write_text(ENGINE_HARNESS)
+    defines = [f"-DH_{k}={v}" for k, v in dict(TM=TM, TN=TN, NH=NH, PTM=PTM, MAX_T=MAX_T).items()]
+    exe = d / "harness"
+    run = subprocess.run(["g++", *CXXFLAGS, *QUIET, "-Werror", *defines, "-isystem", str(find_ap_include()),
+                          f"-I{d}", str(d / "harness.cpp"), "-o", str(exe)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return exe
+
+
+def test_pot_codes_decode_to_the_integer_weights_of_mixed_py(engine):
+    """Pot<K>::mac adds x · (±2^(E-e) or 0) for every code, as `mixed.pot_rows` defines the weights."""
+    run = subprocess.run([str(engine), "pot"], capture_output=True, text=True, check=True)
+    got = {}
+    for line in run.stdout.splitlines():
+        k, c, a, b = (int(v) for v in line.split())
+        got[k, c] = (a, b)
+    for k in POT_BITS:
+        # a row holding every level ±2^-e of the row's maximum, and zero: every code once
+        top = mixed.pot_max_exponent(k)
+        levels = 2.0 ** -np.arange(top + 1)
+        w = np.concatenate([levels, -levels, [0.0]])[None, :]
+        codes, ints = mixed.pot_codes(w, k).ravel(), mixed.pot_rows(w, k)[0].ravel()
+        weight: dict[int, int] = {}
+        for c, v in zip(codes.tolist(), ints.tolist(), strict=True):
+            assert weight.setdefault(c, v) == v
+        assert set(weight) == {s << (k - 1) | e for s in (0, 1) for e in range(top + 1)} | {top + 1}
+        for c, v in weight.items():
+            assert got[k, c][0] == v, (k, c)
+            assert got[k, c][1] == -3 * v or abs(3 * v) >= 2**63, (k, c)  # k = 7: -3 · 2^62 wraps
+        assert got[k, (1 << (k - 1)) | (top + 1)] == (0, 0)  # a negative zero (never stored) adds nothing too
+
+
+def _tensor(base: int, elem0: int, hs: int, rs: int, elem: Elem, port: int = 64) -> list[int]:
+    return [base, elem0, hs, rs, elem.bits, int(elem.signed), elem.per_word(port), 0]
+
+
+def _entry(e) -> list[int]:
+    return _tensor(e.base, 0, e.rows * e.row_stride, e.row_stride, e.elem)
+
+
+def _mixed_case(rng: np.random.Generator, k: int, ratio: float, tokens: int, cin: int, cout: int):
+    """A mixed FC layer in DDR (weights, constants, x; y prefilled with noise) and its numpy result."""
+    w = rng.standard_normal((cout, cin)) * np.exp(rng.standard_normal((cout, 1)))
+    w[rng.random(w.shape) < 0.2] *= 0.01  # small weights: PoT zero codes
+    pot = mixed.assign_pot_rows(w, k, ratio)
+    mw = mixed.mixed_weights(w, k, pot)
+    perm = np.concatenate([np.flatnonzero(~pot), np.flatnonzero(pot)])
+    x = rng.integers(-128, 128, (tokens, cin))
+    mult = rng.integers(1, 1 << 20, cout)
+    offset = rng.integers(-(1 << 30), 1 << 30, cout)
+    shift = 24
+    want = fx.to_codes(x @ mw.ints.T * mult + offset, shift, -128, 127)
+
+    arena = ParamArena(64)
+    e_w = arena.add("w", mw.codes[~pot].reshape(-1, cin), Elem(k, True))
+    e_wp = arena.add("wp", mw.codes[pot].reshape(-1, cin), Elem(k, False))
+    e_m = arena.add("mult", mult[perm][None, :], I64)
+    e_o = arena.add("offset", offset[perm][None, :], I64)
+    e_r = arena.add("rows", perm[None, :], Elem(32, False))
+    a8 = Elem(8, True)
+    x_rs, y_rs = -(-cin // 8) * 8, -(-cout // 8) * 8
+    x_base = arena.words
+    y_base = x_base + tokens * x_rs // 8
+    xs = np.zeros((tokens, x_rs), dtype=np.int64)
+    xs[:, :cin] = x
+    noise = rng.integers(0, 2**63, tokens * y_rs // 8, dtype=np.int64).astype(np.uint64)
+    words = np.concatenate([arena.blob(), pack(xs, a8), noise])
+    desc = [0, 0, 1, 0, 1, tokens, cin, cout,  # OP_FC, not binary, x from the k-bit port, 1 head
+            *_tensor(x_base, 0, tokens * x_rs, x_rs, a8), *_entry(e_w), *_tensor(y_base, 0, tokens * y_rs, y_rs, a8),
+            *_entry(e_m), *_entry(e_o), *_entry(e_wp), *_entry(e_r),
+            0, 0, 0, 0, shift, -128, 127, 0, 1, int(pot.sum())]
+    assert len(desc) == 74
+    blob = np.array(desc, dtype="<i8").tobytes() + np.int64(words.size).tobytes() + words.astype("<u8").tobytes()
+    return blob, want, (y_base, y_rs, noise), int((~pot).sum()), int(pot.sum())
+
+
+@pytest.mark.parametrize("k", ENGINE_BITS)
+def test_mixed_fc_on_the_dsp_and_pot_arrays_matches_numpy(engine, k):
+    """A mixed FC layer: fixed rows on the TM x TN array, PoT rows on the PoT array, results scattered
+    to their original rows; bit-exact at PoT ratios 0 .. 1, with tiles that do not divide the layer."""
+    rng = np.random.default_rng(k)
+    cases = [(r, t, cin, cout) for r, t, cin, cout in
+             [(0.0, 3, 20, 11), (0.25, 7, 30, 13), (0.5, 9, 12, 8), (0.75, 4, 25, 17), (1.0, 2, 7, 9),
+              (0.4, 1, 40, 3)]]
+    built = [_mixed_case(rng, k, *c) for c in cases]
+    run = subprocess.run([str(engine), str(k)], input=b"".join(b[0] for b in built), capture_output=True, check=True)
+    out = np.frombuffer(run.stdout, dtype="<u8")
+    pos = 0
+    for (ratio, tokens, cin, cout), (blob, want, (y_base, y_rs, noise), n_fix, n_pot) in zip(cases, built,
+                                                                                          strict=True):
+        n_words = int(np.frombuffer(blob[74 * 8 : 75 * 8], dtype="<i8")[0])
+        mem, trips = out[pos : pos + n_words], out[pos + n_words : pos + n_words + 6].astype(np.int64)
+        pos += n_words + 6
+        ymem = mem[y_base:]
+        got = unpack(ymem, tokens * y_rs, Elem(8, True)).reshape(tokens, y_rs)
+        assert np.array_equal(got[:, :cout], want), (k, ratio)
+        # nothing else changed: the padding slots keep their noise, the rest of DDR is as written
+        before = unpack(noise, tokens * y_rs, Elem(8, True)).reshape(tokens, y_rs)
+        assert np.array_equal(got[:, cout:], before[:, cout:])
+        assert np.array_equal(mem[:y_base], np.frombuffer(blob[75 * 8 :], dtype="<u8")[:y_base])
+        tiles = max(-(-n_fix // TM), -(-n_pot // PTM))
+        steps = tiles * -(-cin // TN)
+        assert trips[:3].tolist() == [tiles, steps, steps * tokens], (k, ratio)
+    assert pos == out.size
