@@ -18,6 +18,18 @@ precision, it fails with one line naming the precision that would meet it
 Options: `board` (a built-in name or a board .toml), `target-fps`,
 `dsp-ceiling`/`lut-ceiling`/`bram-ceiling` (fractions of the board), `clock-mhz`,
 `pack-dsp` (let idle DSPs run binary MACs too).
+
+Mixed scheme (ours; `vaqf-pipeline{scheme=mixed}`): the FC layers with mixed
+weights carry their row split (`rows = #vit.rows<pot N of M, ...>`, from
+assign-pot-rows), so the PoT ratio is fixed and the search (dse/mixed.py)
+chooses the tiling of both arrays: such an engine gets
+
+    tiling #accel.tiling<tm = 124, tn = 16, nh = 1, g = 8, ports = 2, pot_tm = 56>
+
+(`tm` x `tn` DSP lanes for its fixed-point rows, `pot_tm` x `tn` shift-add lanes
+for its power-of-two rows), and the function also gets `accel.pot_tm`. To let
+the search choose the ratio too, use `vaqf dse --scheme mixed` (or
+`vaqf_compiler.dse.mixed.plan_mixed`) before lowering.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from vaqf_compiler.cost.boards import load_board
 from vaqf_compiler.cost.model import binary_lanes, packing
 from vaqf_compiler.cost.workload import CODE, extract_workload, fmt_of
 from vaqf_compiler.dialects import accel
+from vaqf_compiler.dse.mixed import MixedSearcher
 from vaqf_compiler.dse.search import Options, Searcher, check_target, choose_precision
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.ir import describe
@@ -85,14 +98,19 @@ class AssignTilingPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         board = load_board(self.board)
         workload = extract_workload(op)
-        if not workload.has_binary:
+        if workload.has_mixed:
+            self._check_mixed(op)
+        elif not workload.has_binary:
             raise VaqfError(
-                f"{NAME}: the model has no quantizable layers (no engine layer with binary weights); "
-                "lower it with vaqf-pipeline{wbits=1 abits=...}"
+                f"{NAME}: the model has no quantizable layers (no engine layer with binary or mixed weights); "
+                "lower it with vaqf-pipeline{wbits=1 abits=...} or vaqf-pipeline{scheme=mixed}"
             )
         bits = module_bits(op)
         try:
-            searcher = Searcher(workload, board, self._options())
+            if workload.has_mixed:
+                searcher = MixedSearcher(workload, board, self._options())
+            else:
+                searcher = Searcher(workload, board, self._options())
             result = searcher.best(bits)
         except VaqfError as e:
             raise VaqfError(f"{NAME}: {e}") from None
@@ -118,6 +136,9 @@ class AssignTilingPass(ModulePass):
             g = packing(d.bits if x == CODE else engine.quant.inputs.bits.data)
             if fmt_of(engine.quant.weights) == "binary":
                 tiling = accel.TilingAttr(int(lanes_q), d.tn_q, d.nh, g, d.ports, int(lanes_q) - d.tm_q)
+            elif engine.quant.mixed:
+                pot = engine.rows.pot.data if engine.rows is not None else 0
+                tiling = accel.TilingAttr(d.tm, d.tn, d.nh, g, d.ports, pot_tm=d.pot_tm if pot else 0)
             else:
                 tiling = accel.TilingAttr(d.tm, d.tn, d.nh, g, d.ports)
             engine.properties["tiling"] = tiling
@@ -129,3 +150,15 @@ class AssignTilingPass(ModulePass):
                 fn.attributes["accel.dsp"] = IntegerAttr(est.dsp, i64)
                 fn.attributes["accel.lut"] = IntegerAttr(est.lut, i64)
                 fn.attributes["accel.bram36"] = FloatAttr(est.bram36, f64)
+                if workload.has_mixed:
+                    fn.attributes["accel.pot_tm"] = IntegerAttr(d.pot_tm, i64)
+
+    def _check_mixed(self, op: ModuleOp) -> None:
+        """A mixed module is tiled for its row split, which must be there; pack-dsp is not emitted for it."""
+        for engine in op.walk():
+            if isinstance(engine, accel.EngineOp) and engine.quant.mixed and engine.rows is None:
+                raise VaqfError(f"{NAME}: a mixed-weight engine has no row split; run assign-pot-rows first "
+                                "(vaqf dse --scheme mixed suggests a ratio)", where=describe(engine))
+        if self.pack_dsp:
+            raise VaqfError(f"{NAME}: pack-dsp is not supported with mixed weights (the emitted kernel runs one "
+                            "fixed-point row per DSP); `vaqf dse --scheme mixed --pack-dsp` reports that design point")

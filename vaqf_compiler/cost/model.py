@@ -30,7 +30,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from vaqf_compiler.cost.boards import Board
-from vaqf_compiler.cost.workload import EngineLayer, StreamLayer, Workload, bits_of
+from vaqf_compiler import mixed
+from vaqf_compiler.cost.workload import EngineLayer, Mixed, StreamLayer, Workload, bits_of
 from vaqf_compiler.errors import VaqfError
 
 
@@ -73,6 +74,10 @@ class Design:
     nh: int  # heads in parallel
     ports: int  # AXI ports per stream group
     pack_dsp: bool = False  # idle DSPs also run binary MACs (extra output lanes, two MACs per DSP)
+    # Mixed scheme (ours): the power-of-two shift-add array, pot_tm output x tn input channels, beside
+    # the DSP array; pot_ratio: the share of rows that are power of two where the IR does not fix it.
+    pot_tm: int = 0
+    pot_ratio: float = 0.0
 
     def as_dict(self) -> dict[str, int | bool]:
         return asdict(self)
@@ -236,10 +241,127 @@ def lut_array_use(workload: Workload, k: int, lanes, tn_q, hw: Hardware = Hardwa
 # ---------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------
+# Mixed scheme (ours): fixed-point rows on the DSP array, power-of-two rows on a LUT shift-add array
+# ---------------------------------------------------------------------------
+
+
+def pot_rows_of(layer: EngineLayer, ratio: float) -> int:
+    """Power-of-two rows of a mixed layer: as the IR says (`#vit.rows`), else the rule's count at `ratio`."""
+    return layer.pot_rows if layer.pot_rows is not None else mixed.pot_count(layer.cout, ratio)
+
+
+def pot_mac_luts(k: int, wbits: int, calib: Calibration) -> float:
+    """LUTs of one power-of-two shift-add MAC: a k-bit activation times ±2^s (s in 0..E) or 0 (eq. R5).
+
+    Derived, not fitted: the shifted operand is k + E bits wide (E = 2^(wbits-1) - 2); its conditional
+    add/sub costs `lut_per_bit` LUTs per bit, as a binary MAC's k-bit add/sub does (the fitted constant,
+    reused); the shift is a 2^(wbits-1):1 multiplexer per bit selected by the exponent code (zero code
+    included), built from 4:1 multiplexers (one LUT6: 4 data + 2 select inputs), ceil((wbits-1)/2)
+    levels, each k + E LUTs wide.
+    """
+    width = k + mixed.pot_max_exponent(wbits)
+    levels = cdiv(wbits - 1, 2)
+    return (calib.lut_per_bit + levels) * width
+
+
+@dataclass(frozen=True)
+class MixedTiming:
+    """One mixed layer: its cycles and what each array alone would take (for balance checks)."""
+
+    pot_rows: int  # rows on the shift-add array
+    fixed_rows: int  # rows on the DSP array
+    tiles_fixed: int  # ceil(fixed rows / tm)
+    tiles_pot: int  # ceil(PoT rows / pot_tm)
+    step: int  # one double-buffered step (both arrays in lockstep)
+    time_fixed: int  # cycles of the fixed rows alone on the DSP array
+    time_pot: int  # cycles of the PoT rows alone on the shift-add array
+    cycles: int  # the layer: max(tiles) output tiles, input tiles shared
+
+
+def mixed_pack_factor(k: int, wbits: int, tn, hw: Hardware = Hardware()):
+    """π_m: fixed-point rows one DSP48E2 computes per cycle with `pack_dsp` (eq. M4; ours).
+
+    Two k_w-bit weights of two rows go into the 27-bit A input as `w1·2^s + w2` and multiply the same
+    k-bit activation on B; each lane accumulates `tn` signed products along the DSP cascade in
+    s = k_w + k + ceil(log2 tn) bits, so two lanes fit while s + k_w <= 27 and 2s <= 48 (the low lane's
+    sign borrow is corrected in the fabric, as in the known INT8 packing). Otherwise one row per DSP.
+    """
+    s = wbits + k + _clog2(tn)
+    ok = (s + wbits <= hw.dsp_a_bits) & (2 * s <= hw.dsp_acc_bits)
+    return np.where(ok, 2, 1) if isinstance(ok, np.ndarray) else (2 if ok else 1)
+
+
+def _mixed_layer(layer: EngineLayer, k: int, tm, tn, pot_tm, n_fix, n_pot, ports: int, eta: float, hw: Hardware,
+                 pack: bool = False):
+    """Cycles (and pieces) of `n_fix` fixed rows on `tm` DSP lanes beside `n_pot` PoT rows on `pot_tm` lanes."""
+    bx, bw, by = bits_of(layer.x, k), bits_of(layer.w, k), bits_of(layer.y, k)
+    gx, gw, gy = packing(bx, hw), packing(bw, hw), packing(by, hw)
+    T, C = layer.tokens, layer.cin
+    if pack:
+        tm = mixed_pack_factor(k, bw, tn, hw) * tm
+    lanes_f = np.where(n_fix > 0, tm, 0)
+    lanes_p = np.where(n_pot > 0, pot_tm, 0)
+    n_of = np.where(n_fix > 0, cdiv(n_fix, np.maximum(tm, 1)), 0)
+    n_op = np.where(n_pot > 0, cdiv(n_pot, np.maximum(pot_tm, 1)), 0)
+    t = tn
+    n_i = cdiv(C, t)
+    words_x = T * cdiv(t, gx)  # one input tile feeds both arrays
+    words_w = (lanes_f + lanes_p) * cdiv(t, gw)  # k-bit codes of both arrays' rows
+    words_y = T * cdiv(lanes_f + lanes_p, gy)
+    load_x = _transfer(words_x, ports, eta)
+    load_w = np.asarray(_transfer(np.asarray(words_w), ports, eta))
+    store = np.asarray(_transfer(np.asarray(words_y), hw.streams * ports, eta))
+    compute = T + pipeline_depth(t, hw)
+    step = np.maximum(np.maximum(compute, load_x), load_w)
+    work = n_i * step
+    tiles = np.maximum(n_of, n_op)
+    cycles = load_x + load_w + work + (tiles - 1) * np.maximum(work, store) + store
+    return cycles, n_of, n_op, step
+
+
+def mixed_cycles(layer: EngineLayer, k: int, tm, tn, pot_tm, n_pot, ports: int, eta: float,
+                 hw: Hardware = Hardware(), detail: bool = False, pack: bool = False):
+    """Clock cycles of an FC layer with mixed weights (docs/cost-model.md, eqs. M1-M3; vectorised).
+
+    Its `cout - n_pot` fixed-point rows run on the DSP array (`tm` x `tn`, one k_w x k MAC per DSP) and
+    its `n_pot` power-of-two rows on the shift-add array (`pot_tm` x `tn`) at the same time, in lockstep
+    over one shared input tile per step: the layer takes max(tiles of either array) output tiles, i.e.
+    about max(time_fixed, time_pot), and loads each input tile once for both. `pack`: two fixed-point
+    rows per DSP where they fit (`mixed_pack_factor`).
+    """
+    if np.ndim(pot_tm) == 0 and pot_tm < 1 and np.any(np.asarray(n_pot) > 0):
+        raise VaqfError(f"{layer_label(layer)}: {n_pot} power-of-two rows need a shift-add array (pot_tm >= 1)")
+    n_fix = layer.cout - np.asarray(n_pot)
+    cycles, n_of, n_op, step = _mixed_layer(layer, k, tm, tn, pot_tm, n_fix, n_pot, ports, eta, hw, pack)
+    if not detail:
+        return cycles
+    fixed = _mixed_layer(layer, k, tm, tn, pot_tm, n_fix, 0 * n_fix, ports, eta, hw, pack)[0] if int(n_fix) else 0
+    pot = _mixed_layer(layer, k, tm, tn, pot_tm, 0 * n_fix, n_pot, ports, eta, hw, pack)[0] if int(n_pot) else 0
+    return MixedTiming(*(int(v) for v in (n_pot, n_fix, n_of, n_op, step, fixed, pot, cycles)))
+
+
+def pot_array_use(workload: Workload, k: int, pot_tm, tn, calib: Calibration, hw: Hardware = Hardware(),
+                  tm=0, pack: bool = False):
+    """LUTs and accumulator BRAM18 of the shift-add array (`pot_tm` x `tn`; vectorised), plus, with
+    `pack`, the accumulators of the extra fixed-point lanes packed DSPs add to a `tm`-lane DSP array."""
+    wbits = workload.mixed_bits
+    if wbits is None:
+        return {"lut": 0 * pot_tm, "out_bram18": 0 * pot_tm}
+    cin = max(lay.cin for lay, _ in workload.engine if lay.mixed)
+    depth = workload.max_tokens
+    acc = k + mixed.pot_max_exponent(wbits) + 1 + _clog2(cin)  # sum of cin shifted k-bit codes, signed
+    out = pot_tm * _bram_per_bank(depth, acc, hw)
+    if pack:
+        extra = (mixed_pack_factor(k, wbits, tn, hw) - 1) * tm
+        out = out + extra * _bram_per_bank(depth, wbits + k + _clog2(cin), hw)
+    return {"lut": pot_mac_luts(k, wbits, calib) * pot_tm * tn, "out_bram18": out}
+
+
 @dataclass(frozen=True)
 class LayerCost:
     name: str
-    array: str  # "dsp" | "lut" | "stream"
+    array: str  # "dsp" | "lut" | "dsp+pot" (mixed: both at once) | "stream"
     count: int
     cycles: int  # one occurrence
 
@@ -275,7 +397,8 @@ def layer_label(layer: EngineLayer | StreamLayer) -> str:
         return f"{layer.kind} {layer.elements // max(layer.row, 1)}x{layer.row}"
     if layer.kind == "attention":
         return f"attention {layer.heads}x[{layer.tokens}x{layer.cin}]x[{layer.cin}x{layer.cout}]"
-    return f"fc [{layer.tokens}x{layer.cin}]x[{layer.cin}x{layer.cout}]" + (" binary" if layer.binary else "")
+    kind = " binary" if layer.binary else f" mixed {layer.w.bits}" if isinstance(layer.w, Mixed) else ""
+    return f"fc [{layer.tokens}x{layer.cin}]x[{layer.cin}x{layer.cout}]{kind}"
 
 
 def validate_design(workload: Workload, design: Design) -> None:
@@ -290,6 +413,10 @@ def validate_design(workload: Workload, design: Design) -> None:
         raise VaqfError(f"design: nh={d.nh} must divide the head count {workload.heads}")
     if workload.has_binary and min(d.tm_q, d.tn_q) < 1:
         raise VaqfError("design: the model has binary-weight layers; tm_q and tn_q must be >= 1")
+    if not 0.0 <= d.pot_ratio <= 1.0 or d.pot_tm < 0:
+        raise VaqfError(f"design: pot_ratio must be in [0, 1] and pot_tm >= 0, got {d.pot_ratio} and {d.pot_tm}")
+    if d.pot_tm < 1 and any(lay.mixed and pot_rows_of(lay, d.pot_ratio) for lay, _ in workload.engine):
+        raise VaqfError("design: the model has power-of-two rows; pot_tm must be >= 1")
 
 
 def estimate(workload: Workload, design: Design, board: Board, calib: Calibration, clock_mhz: float = 150.0,
@@ -301,11 +428,16 @@ def estimate(workload: Workload, design: Design, board: Board, calib: Calibratio
     layers: list[LayerCost] = []
     total = 0
     for lay, n in workload.engine:
+        array = "dsp"
         if lay.binary:
-            c = engine_cycles(lay, k, lanes_q, d.tn_q, 1, d.ports, eta, hw)
+            c, array = engine_cycles(lay, k, lanes_q, d.tn_q, 1, d.ports, eta, hw), "lut"
+        elif lay.mixed:
+            n_pot = pot_rows_of(lay, d.pot_ratio)
+            c = mixed_cycles(lay, k, d.tm, d.tn, d.pot_tm, n_pot, d.ports, eta, hw, pack=d.pack_dsp)
+            array = "dsp+pot"
         else:
             c = engine_cycles(lay, k, d.tm, d.tn, d.nh, d.ports, eta, hw)
-        layers.append(LayerCost(layer_label(lay), "lut" if lay.binary else "dsp", n, int(c)))
+        layers.append(LayerCost(layer_label(lay), array, n, int(c)))
         total += n * int(c)
     for s, n in workload.stream:
         c = stream_cycles(s, k, d.ports, eta, hw)
@@ -322,8 +454,11 @@ def resources(workload: Workload, d: Design, calib: Calibration, board: Board,
     has_q = workload.has_binary
     lanes_q = binary_lanes(d.bits, d.tm_q, d.tn_q, d.tm * d.tn, d.pack_dsp, hw) if has_q else 0
     lu = lut_array_use(workload, d.bits, lanes_q, d.tn_q if has_q else 0, hw)
-    bram = 2 * (max(int(du["in_bram18"]), int(lu["in_bram18"])) + max(int(du["out_bram18"]), int(lu["out_bram18"])))
+    # runs beside the DSP array: own accumulators
+    pu = pot_array_use(workload, d.bits, d.pot_tm, d.tn, calib, hw, d.tm, d.pack_dsp)
+    bram = 2 * (max(int(du["in_bram18"]), int(lu["in_bram18"]))
+                + max(int(du["out_bram18"]), int(lu["out_bram18"])) + int(pu["out_bram18"]))
     binary_macs = d.tm_q * d.tn_q if has_q else 0
-    lut = calib.rest_luts(board) + calib.lut_per_bit * d.bits * binary_macs
+    lut = calib.rest_luts(board) + calib.lut_per_bit * d.bits * binary_macs + float(pu["lut"])
     uses_dsps = any(not lay.binary for lay, _ in workload.engine)
     return {"dsp": d.tm * d.tn if uses_dsps else 0, "lut": int(round(lut)), "bram18": bram}

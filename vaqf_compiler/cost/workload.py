@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, TensorType
@@ -32,19 +32,31 @@ from vaqf_compiler.dialects.vit import FormatAttr, NumberKind, Placement
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.ir import describe
 
-# Symbolic operand formats: a width, or CODE (the activation precision k) or BINARY (1 bit, ±1).
+# Symbolic operand formats: a width, or CODE (the activation precision k) or BINARY (1 bit, ±1),
+# or Mixed(k): k-bit weights of the mixed scheme (fixed-point rows on DSPs, power-of-two rows on LUTs).
 CODE = "code"
 BINARY = "binary"
-Fmt = int | str  # 16 (fixed point), CODE, BINARY
+
+
+@dataclass(frozen=True)
+class Mixed:
+    """Weights of the mixed fixed-point / power-of-two scheme, `bits` per stored code (docs/cost-model.md)."""
+
+    bits: int
+
+
+Fmt = int | str | Mixed  # 16 (fixed point), CODE, BINARY, Mixed(k)
 
 
 def fmt_of(attr: FormatAttr) -> Fmt:
-    """A storage format as the model sees it: binary weights, k-bit codes, or a fixed width."""
+    """A storage format as the model sees it: binary weights, k-bit codes, mixed weights, or a fixed width."""
     kind = attr.number_kind
     if kind == NumberKind.BINARY:
         return BINARY
     if kind in (NumberKind.INT, NumberKind.UINT):
         return CODE
+    if str(kind) == "mixed":
+        return Mixed(attr.bits.data)
     return attr.bits.data
 
 
@@ -54,6 +66,8 @@ def bits_of(fmt: Fmt, k: int) -> int:
         return k
     if fmt == BINARY:
         return 1
+    if isinstance(fmt, Mixed):
+        return fmt.bits
     assert isinstance(fmt, int)
     return fmt
 
@@ -77,11 +91,19 @@ class EngineLayer:
     w: Fmt
     y: Fmt
     rhs_packed_along_out: bool = False
+    # Mixed weights: how many rows (output channels) are power of two, when the IR says (`#vit.rows`);
+    # None: not assigned yet, the design's PoT ratio decides (`mixed.pot_count`).
+    pot_rows: int | None = None
 
     @property
     def binary(self) -> bool:
         """Binary weights: its MACs are additions/subtractions, done by the LUT array."""
         return self.w == BINARY
+
+    @property
+    def mixed(self) -> bool:
+        """Mixed weights: fixed-point rows on the DSP array, power-of-two rows on the shift-add array."""
+        return isinstance(self.w, Mixed)
 
     @property
     def macs(self) -> int:
@@ -121,6 +143,18 @@ class Workload:
         return any(layer.binary for layer, _ in self.engine)
 
     @property
+    def has_mixed(self) -> bool:
+        return any(layer.mixed for layer, _ in self.engine)
+
+    @property
+    def mixed_bits(self) -> int | None:
+        """The weight width of the mixed layers (one per model), None without mixed layers."""
+        ks = {layer.w.bits for layer, _ in self.engine if isinstance(layer.w, Mixed)}
+        if len(ks) > 1:
+            raise VaqfError(f"{self.name}: mixed weights of different widths {sorted(ks)}; the engine has one")
+        return ks.pop() if ks else None
+
+    @property
     def max_tokens(self) -> int:
         return max((layer.tokens for layer, _ in self.engine), default=1)
 
@@ -141,6 +175,16 @@ class Workload:
             (StreamLayer(s.kind, s.elements, s.row, tuple(16 for _ in s.inputs), 16), n) for s, n in self.stream
         )
         return Workload(_merge(engine), _merge(stream), self.host_ops, self.name + " (W16A16)")
+
+    def as_mixed(self, wbits: int) -> Workload:
+        """The same model in the mixed scheme: every binary- or mixed-weight layer gets `wbits`-bit mixed
+        weights, its row split left to the design (how `vaqf dse --scheme mixed` reads a VAQF lowering)."""
+        engine = tuple(
+            (replace(lay, w=Mixed(wbits), pot_rows=None) if lay.binary or lay.mixed else lay, n)
+            for lay, n in self.engine
+        )
+        name = self.name.removesuffix(" (mixed)") + " (mixed)"
+        return Workload(_merge(engine), self.stream, self.host_ops, name)
 
 
 def _merge(items) -> tuple:
@@ -174,7 +218,9 @@ def _engine_layer(op: accel.EngineOp) -> EngineLayer:
         cout = res[-1]
         return EngineLayer("attention", tokens, cin, cout, heads, x, w, y, rhs_packed_along_out=op.transpose_b is None)
     tokens = lhs[0] if len(lhs) == 2 else 1
-    return EngineLayer("fc", tokens, lhs[-1], res[-1], 1, x, w, y)
+    rows = getattr(op, "rows", None)  # `#vit.rows` of a mixed-weight engine, once assign-pot-rows ran
+    pot = rows.pot.data if isinstance(w, Mixed) and rows is not None else None
+    return EngineLayer("fc", tokens, lhs[-1], res[-1], 1, x, w, y, pot_rows=pot)
 
 
 def _stream_layer(op: vit.VitOp) -> StreamLayer:

@@ -129,6 +129,7 @@ def _undominated(*cols: np.ndarray) -> np.ndarray:
 class SearchStats:
     designs: int = 0  # tilings evaluated
     seconds: float = 0.0
+    grid_step: int = 0  # mixed search: the coarsest tile step used (G(16) unless the device is large)
 
 
 @dataclass(frozen=True)
