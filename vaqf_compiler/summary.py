@@ -24,3 +24,116 @@ def summarize(module: ModuleOp) -> str:
     for name, count in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {name:<{width}}  {count}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# `vaqf compile`: the final summary table and its JSON form
+# ---------------------------------------------------------------------------
+
+
+def layer_kind(layer) -> str:
+    """A LayerCost's kind for the breakdown: the engine array it runs on, or the element-wise op."""
+    if layer.array == "lut":
+        return "fc, binary weights (LUT array)"
+    if layer.array == "dsp":
+        return "attention (DSP array)" if layer.name.startswith("attention") else "fc, 16-bit (DSP array)"
+    return layer.name.split()[0]
+
+
+def layer_times(compiled) -> list[tuple[str, int, float]]:
+    """(layer, occurrences, ms per frame for all occurrences), slowest first (cost model)."""
+    e = compiled.estimate
+    rows = [(lay.name, lay.count, lay.count * lay.cycles / (e.clock_mhz * 1e3)) for lay in e.layers]
+    return sorted(rows, key=lambda r: -r[2])
+
+
+def kind_times(compiled) -> list[tuple[str, float]]:
+    e = compiled.estimate
+    kinds: Counter = Counter()
+    for lay in e.layers:
+        kinds[layer_kind(lay)] += lay.count * lay.cycles / (e.clock_mhz * 1e3)
+    return sorted(kinds.items(), key=lambda kv: -kv[1])
+
+
+def resource_rows(compiled) -> list[tuple[str, float, float]]:
+    e, b = compiled.estimate, compiled.board
+    return [("DSP", e.dsp, b.dsp), ("LUT", e.lut, b.lut), ("BRAM36", e.bram36, b.bram36)]
+
+
+def design_line(compiled) -> str:
+    from vaqf_compiler.cost.model import packing
+
+    d = compiled.estimate.design
+    wider = f" ({d.bits}-bit datapath)" if d.bits != compiled.bits else ""
+    return (f"16-bit array {d.tm}x{d.tn} (DSP), binary array {d.tm_q}x{d.tn_q} (LUT){wider}, "
+            f"{d.nh} head(s) in parallel, G={packing(d.bits)} values/word, {d.ports} AXI port(s) per stream")
+
+
+def compile_summary(compiled, top: int = 5) -> str:
+    """The table `vaqf compile` prints at the end (numbers from the cost model unless said otherwise)."""
+    r, e = compiled.request, compiled.estimate
+    total_ms = e.latency_ms
+    lines = [
+        f"vaqf compile: {compiled.model_name} on {compiled.board.name} for {r.target_fps:g} FPS -> {r.project}",
+        f"  precision   W1A{compiled.bits}  ({compiled.note})",
+        f"  tiling      {design_line(compiled)}",
+        f"  predicted   {e.fps:.1f} FPS, {total_ms:.2f} ms per frame at {e.clock_mhz:g} MHz "
+        "(cost model, docs/cost-model.md)",
+        "",
+        f"  {'resource':<10}{'used':>10}{'board':>10}{'share':>8}",
+    ]
+    for name, used, avail in resource_rows(compiled):
+        lines.append(f"  {name:<10}{used:>10,.0f}{avail:>10,}{100 * used / avail:>7.0f}%")
+    lines += ["", f"  {'time per frame by kind':<36}{'ms':>8}{'share':>8}"]
+    for kind, ms in kind_times(compiled):
+        lines.append(f"  {kind:<36}{ms:>8.3f}{100 * ms / total_ms:>7.1f}%")
+    lines += ["", f"  {'top layers (x occurrences)':<52}{'ms':>8}{'share':>8}"]
+    for name, count, ms in layer_times(compiled)[:top]:
+        lines.append(f"  {name + f' x{count}':<52}{ms:>8.3f}{100 * ms / total_ms:>7.1f}%")
+    if compiled.host_ops:
+        ops = sorted(compiled.host_ops.items(), key=lambda kv: -kv[1])
+        host = ", ".join(f"{k} {1e3 * v:.1f} ms" for k, v in ops[:4]) + (", ..." if len(ops) > 4 else "")
+        lines += ["", f"  host ops    {host} per image",
+                  "              (measured with the numpy integer interpreter on this machine; the FPS above",
+                  "              counts the FPGA only, as the cost model does)"]
+    lines += ["", "  stages      " + ", ".join(f"{s.name} {s.seconds:.2f} s" for s in compiled.stages)]
+    if compiled.csim is not None:
+        c = compiled.csim
+        verdict = "PASS, bit-identical to the integer reference" if c.passed else "FAIL: differs from the integer reference"
+        lines.append(f"  csim        {verdict}: {c.images} image(s), top-1 {c.top1[:8]}")
+    if compiled.dumps:
+        lines.append(f"  IR dumps    {len(compiled.dumps)} files in {compiled.dumps[0].parent}")
+    lines.append(f"  report      {r.project / 'report.html'} (and report.md)")
+    return "\n".join(lines)
+
+
+def compile_json(compiled) -> dict:
+    """The same content for scripts (`vaqf compile --json`)."""
+    e, r = compiled.estimate, compiled.request
+    return {
+        "model": compiled.model_name,
+        "board": compiled.board.name,
+        "target_fps": r.target_fps,
+        "project": str(r.project),
+        "bits": compiled.bits,
+        "choice": compiled.note,
+        "fps": e.fps,
+        "latency_ms": e.latency_ms,
+        "clock_mhz": e.clock_mhz,
+        "design": e.design.as_dict(),
+        "resources": {n.lower(): {"used": u, "board": a, "share": u / a} for n, u, a in resource_rows(compiled)},
+        "kinds": [{"kind": k, "ms": ms} for k, ms in kind_times(compiled)],
+        "layers": [{"layer": n, "count": c, "ms": ms} for n, c, ms in layer_times(compiled)],
+        "host_ops_ms_measured": {k: 1e3 * v for k, v in compiled.host_ops.items()},
+        "precisions": [
+            {"bits": p.bits, "feasible": p.feasible, "fps": p.fps,
+             **({"dsp": p.estimate.dsp, "lut": p.estimate.lut, "bram36": p.estimate.bram36} if p.estimate else {})}
+            for p in compiled.table
+        ],
+        "stages": [{"name": s.name, "seconds": s.seconds, "note": s.note} for s in compiled.stages],
+        "csim": None if compiled.csim is None else {
+            "passed": compiled.csim.passed, "images": compiled.csim.images, "top1": compiled.csim.top1,
+            "build_seconds": compiled.csim.build_seconds, "run_seconds": compiled.csim.run_seconds},
+        "ir_dumps": [str(p) for p in compiled.dumps],
+        "report": str(r.project / "report.html"),
+    }

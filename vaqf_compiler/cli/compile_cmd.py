@@ -1,155 +1,120 @@
-"""`vaqf compile`: a model to a C-simulatable HLS project in one go.
+"""`vaqf compile`: a model to a C-simulatable HLS project and its report, in one command.
 
-Runs the steps a user would run one by one, printing each as its command:
-import → dse (the highest activation precision that meets the target) →
-quantize → vaqf-opt (lower to `accel`, assign tiling) → emit → (csim). The
-intermediate IR lands in `PROJECT/ir/`.
+Stages, progress and timings go to stderr; the summary table (or, with
+--json, a JSON object) to stdout. The work is `vaqf_compiler.driver`; the
+report `vaqf_compiler.report`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import shutil
-import tempfile
+import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from vaqf_compiler.cli import opt
-from vaqf_compiler.errors import VaqfError
-from vaqf_compiler.models.deit import BUILTIN_CONFIGS
+from vaqf_compiler.cost.boards import builtin_boards
+from vaqf_compiler.driver import DUMP_POINTS, Compiled, DumpIR, Request, compile_model
+from vaqf_compiler.progress import Progress
+from vaqf_compiler.report.write import write_report
+from vaqf_compiler.summary import compile_json, compile_summary
 
-EXAMPLE = """\
+DESCRIPTION = """\
+Compile a Vision Transformer into a Vitis HLS project for a board and a
+target frame rate, in one go: import it; choose the highest activation
+precision whose fastest design meets the target (the paper's binary search
+over vaqf's cost model); quantize (binary weights, calibrated scales); lower
+to the accelerator dialect and assign the tiling; emit the project (kernel,
+host, packed weights, test bench); with --csim, C-simulate it with g++, bit for
+bit against the integer reference. Writes PROJECT/report.html (charts: FPS
+and resources vs precision, time per layer, host vs accelerator) and
+PROJECT/report.md, and prints a summary."""
+
+EPILOG = f"""\
 model:
-  a built-in name (deit-tiny, deit-small, deit-base: seeded random weights), a
-  .pt2 saved with torch.export.save, or a stage checkpoint of `vaqf train` (.pt).
+  a built-in name (deit-tiny, deit-small, deit-base: seeded random weights);
+  a .pt2 saved with torch.export.save; a HuggingFace DeiT/ViT image classifier
+  directory saved with save_pretrained (local files only; needs the hf extra:
+  pip install 'vaqf[hf]'); or a `vaqf train` stage checkpoint (.pt; a quantized
+  stage keeps its trained precision and scales).
+
+boards: {", ".join(builtin_boards())}
+
+IR dumps (as mlir-opt's --mlir-print-ir-after):
+  --dump-ir-after NAME   after a stage (repeatable, or comma-separated, or `all`):
+                         {", ".join(DUMP_POINTS)}
+  --dump-ir-dir DIR      one file per stage, DIR/NN-NAME.mlir (NN: its place in the
+                         pipeline); alone it dumps every stage. Without it: stderr.
+
+output:
+  progress per stage on stderr (--quiet: none); the summary on stdout
+  (--json: a JSON object instead). Exit status 1 with a one-line error,
+  e.g. when the target is above what the board can reach (it says the best).
 
 examples:
   vaqf compile deit-tiny --board zcu102 --target-fps 160 -o prj/ --csim
-  vaqf compile model.pt2 --board zcu102 --target-fps 24 -o prj/ --calibration images.npy
-  vaqf compile runs/digits/fp.pt --board kv260 --target-fps 500 -o prj/
+  vaqf compile hf_deit_dir/ --board zcu102 --target-fps 30 -o prj/
+  vaqf compile model.pt2 --target-fps 24 -o prj/ --calibration images.npy --images 4 --csim
+  vaqf compile deit-tiny --target-fps 160 -o prj/ --dump-ir-after mark-quantization --dump-ir-after assign-tiling
+  vaqf compile deit-small --target-fps 60 -o prj/ --dump-ir-dir prj_ir/ --json > summary.json
+  vaqf compile runs/digits/w1a8.pt --board kv260 --target-fps 500 -o prj/
 """
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compile",
-        help="model -> HLS project in one go (import, dse, quantize, lower, tile, emit[, csim])",
-        description="Compile a Vision Transformer into a Vitis HLS project for a board and a target frame "
-        "rate: import it, choose the highest activation precision that meets the target (the paper's "
-        "binary search over the cost model), quantize and calibrate, lower to the accelerator dialect "
-        "with its tiling, emit the project and, with --csim, C-simulate it bit for bit against the "
-        "integer reference.",
-        epilog=EXAMPLE,
+        help="model -> HLS project + report in one go (import, search, quantize, lower, tile, emit[, csim])",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", help="built-in name, .pt2 file or vaqf train checkpoint")
+    p.add_argument("model", help="built-in name, .pt2 file, HuggingFace model directory or vaqf train checkpoint")
     p.add_argument("--board", default="zcu102", help="the FPGA board (default zcu102)")
-    p.add_argument("--target-fps", type=float, required=True, help="frame rate to meet")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the project directory to write")
-    p.add_argument("--calibration", metavar="X.npy", type=Path, help="calibration images [N, C, H, W]")
-    p.add_argument("--seed", type=int, default=0, help="seed of a built-in model and of random calibration (0)")
+    p.add_argument("--target-fps", type=float, required=True, metavar="FPS", help="frame rate to meet")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="the project directory to write")
+    p.add_argument("--calibration", metavar="X.npy", type=Path,
+                   help="calibration images [N, C, H, W] (default: 4 seeded random images)")
+    p.add_argument("--tb-input", metavar="X.npy", type=Path, help="test-bench images [N, C, H, W]")
+    p.add_argument("--images", type=int, default=1, metavar="N",
+                   help="seeded random test-bench images without --tb-input (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of a built-in model and of random images (default 0)")
     p.add_argument("--csim", action="store_true", help="C-simulate the project afterwards (needs g++)")
     p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    p.add_argument("--dump-ir-after", action="append", metavar="STAGE",
+                   help="print (or, with --dump-ir-dir, write) the IR after STAGE; repeatable; `all`")
+    p.add_argument("--dump-ir-dir", type=Path, metavar="DIR", help="write IR dumps as DIR/NN-STAGE.mlir")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (progress stays on stderr)")
     p.set_defaults(func=run)
 
 
-@dataclass(frozen=True)
-class Compiled:
-    project: Path
-    bits: int
-    estimate: dict  # the chosen precision's row of the dse report
+def request_of(args: argparse.Namespace) -> Request:
+    return Request(args.model, args.board, args.target_fps, args.output, seed=args.seed,
+                   calibration=args.calibration, tb_input=args.tb_input, tb_images=args.images, csim=args.csim,
+                   force=args.force, dump=DumpIR.of(args.dump_ir_after, args.dump_ir_dir))
 
 
-def step(title: str, command: Sequence[str]) -> None:
-    print(f"\n==> {title}\n$ {shlex.join(command)}", flush=True)
-
-
-def call(command: Sequence[str], entry: Callable[[Sequence[str]], int] | None = None) -> None:
-    """Run a step: `vaqf ...` through the driver, or `entry` (e.g. vaqf-opt's main)."""
-    if entry is None:
-        from vaqf_compiler.cli.main import main as entry  # the driver imports this module
-    if entry(list(command[1:])) != 0:
-        raise VaqfError(f"step failed: {shlex.join(command)}")
-
-
-def _import_command(model: str, seed: int, out: Path) -> list[str]:
-    if model in BUILTIN_CONFIGS:
-        return ["vaqf", "import", "--builtin", model, "--seed", str(seed), "-o", str(out)]
-    path = Path(model)
-    if path.suffix == ".pt2":
-        return ["vaqf", "import", str(path), "-o", str(out)]
-    if path.suffix == ".pt":
-        return ["vaqf", "import", "--checkpoint", str(path), "-o", str(out)]
-    known = ", ".join(BUILTIN_CONFIGS)
-    raise VaqfError(f"model {model!r} is neither a built-in ({known}), a .pt2 file nor a .pt checkpoint")
-
-
-def compile_model(model: str, board: str, target_fps: float, project: Path, *, seed: int = 0,
-                  calibration: Path | None = None, force: bool = False) -> Compiled:
-    if project.exists() and any(project.iterdir()) and not force:
-        raise VaqfError(f"{project} exists and is not empty; pass --force to replace it")
-    project.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{project.name}.ir.", dir=project.parent))
-    try:
-        float_ir, quant_ir, accel_ir, report = (work / n for n in ("model.mlir", "quant.mlir", "accel.mlir", "dse.json"))
-        cmd = _import_command(model, seed, float_ir)
-        step("import into vit IR", cmd)
-        call(cmd)
-
-        cmd = ["vaqf", "dse", str(float_ir), "--board", board, "--target-fps", f"{target_fps:g}", "--json", str(report)]
-        step(f"choose the activation precision for {target_fps:g} FPS on {board}", cmd)
-        call(cmd)
-        dse = json.loads(report.read_text())
-        bits = int(dse["targets"][0]["bits"])
-
-        cmd = ["vaqf", "quantize", str(float_ir), "--abits", str(bits), "--seed", str(seed), "-o", str(quant_ir)]
-        if calibration is not None:
-            cmd[-2:-2] = ["--calibration", str(calibration)]
-        step(f"quantize: binary weights, {bits}-bit activations, calibrated scales", cmd)
-        call(cmd)
-
-        passes = f"vaqf-pipeline{{abits={bits}}},assign-tiling{{board={board} target-fps={target_fps:g}}}"
-        cmd = ["vaqf-opt", str(quant_ir), "-p", passes, "-o", str(accel_ir)]
-        step("lower to the accel dialect and assign the tiling", cmd)
-        call(cmd, opt.main)
-
-        cmd = ["vaqf", "emit", str(accel_ir), "-o", str(project)]  # for the board assign-tiling chose
-        if force:
-            cmd.append("--force")
-        step("emit the HLS project", cmd)
-        call(cmd)
-        shutil.copytree(work, project / "ir")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    estimate = next(p for p in dse["precisions"] if p["bits"] == bits)
-    return Compiled(project, bits, estimate)
-
-
-def summary(compiled: Compiled, model: str, board: str, target_fps: float, seconds: float) -> str:
-    e, d = compiled.estimate, compiled.estimate["design"]
-    return "\n".join([
-        f"\n==> summary ({seconds:.1f} s)",
-        f"model        {model}, board {board}",
-        f"precision    W1A{compiled.bits} for a target of {target_fps:g} FPS",
-        f"tiling       16-bit array {d['tm']}x{d['tn']}, binary array {d['tm_q']}x{d['tn_q']}, Nh {d['nh']},"
-        f" {d['ports']} AXI ports",
-        f"estimate     {e['fps']:.1f} FPS, {e['dsp']} DSP, {e['lut'] / 1000:.0f} kLUT, {e['bram36']:g} BRAM36"
-        " (cost model, docs/cost-model.md)",
-        f"project      {compiled.project} (README.md inside; IR of every stage in ir/)",
-    ])
+def compile_and_report(req: Request, progress: Progress) -> Compiled:
+    """Every stage, then the report (its own stage)."""
+    compiled = compile_model(req, progress)
+    progress.start("report", "report.html and report.md")
+    html = write_report(compiled, req.project)
+    progress.done(str(html))
+    compiled.stages = progress.stages
+    return compiled
 
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    compiled = compile_model(args.model, args.board, args.target_fps, args.output, seed=args.seed,
-                             calibration=args.calibration, force=args.force)
-    if args.csim:
-        cmd = ["vaqf", "csim", str(args.output)]
-        step("C-simulate with g++ and compare with the integer reference", cmd)
-        call(cmd)
-    print(summary(compiled, args.model, args.board, args.target_fps, time.perf_counter() - start))
+    req = request_of(args)
+    progress = Progress(7 if req.csim else 6, None if args.quiet else sys.stderr)
+    compiled = compile_and_report(req, progress)
+    if args.json:
+        print(json.dumps({**compile_json(compiled), "seconds": time.perf_counter() - start}, indent=2))
+    else:
+        print(compile_summary(compiled))
+        print(f"  total       {time.perf_counter() - start:.1f} s")
+    if compiled.csim is not None and not compiled.csim.passed:
+        return 1
     return 0

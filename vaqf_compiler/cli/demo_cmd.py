@@ -1,25 +1,30 @@
-"""`vaqf demo`: the whole flow on a built-in model, each step the command a user would run.
+"""`vaqf demo`: the whole flow on a built-in model.
 
-A check of the float reference interpreter against PyTorch, then `vaqf compile`
-(import → dse → quantize → lower + tile → emit) and `vaqf csim` (bit for bit
-against the integer reference).
+A check of the float reference interpreter against PyTorch, then
+`vaqf compile MODEL ... --csim` (import → search → quantize → lower + tile →
+emit → C simulation, bit for bit against the integer reference → report).
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vaqf_compiler.cli.compile_cmd import call, compile_model, step, summary
+from vaqf_compiler.cli.compile_cmd import compile_and_report
+from vaqf_compiler.driver import Request
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.frontend.load import export_module
 from vaqf_compiler.frontend.torch_import import import_program
 from vaqf_compiler.interp import run_function
 from vaqf_compiler.models.deit import BUILTIN_CONFIGS, build_deit
+from vaqf_compiler.progress import Progress
+from vaqf_compiler.summary import compile_summary
 
 # The float64 interpreter against PyTorch float32 (see vaqf_compiler.interp.interpreter).
 TOLERANCE = 1e-4
@@ -37,9 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the whole flow on a built-in DeiT: import, search, quantize, lower, emit, C-simulate",
         description="Run the compiler end to end on a built-in DeiT with seeded random weights, printing "
         "each step as the command a user would type: check the float interpreter against PyTorch, then "
-        "`vaqf compile` (import, choose the activation precision for the target frame rate, quantize and "
-        "calibrate, lower and tile, emit the HLS project) and `vaqf csim` (bit for bit against the "
-        "integer reference).",
+        "`vaqf compile --csim` (import, choose the activation precision for the target frame rate, quantize "
+        "and calibrate, lower and tile, emit the HLS project, C-simulate it bit for bit against the integer "
+        "reference) and write the project's report.html.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -68,12 +73,18 @@ def check_interpreter(name: str, seed: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    step(f"check the float reference interpreter against PyTorch on {args.model}", ["(in process)"])
+    print(f"==> check the float reference interpreter against PyTorch on {args.model}", flush=True)
     check_interpreter(args.model, args.seed)
     project = args.output_dir / f"{args.model.replace('-', '_')}_hls"
-    compiled = compile_model(args.model, args.board, args.target_fps, project, seed=args.seed, force=True)
-    cmd = ["vaqf", "csim", str(project)]
-    step("C-simulate with g++ and compare with the integer reference", cmd)
-    call(cmd)
-    print(summary(compiled, args.model, args.board, args.target_fps, time.perf_counter() - start))
+    command = ["vaqf", "compile", args.model, "--board", args.board, "--target-fps", f"{args.target_fps:g}",
+               "-o", str(project), "--seed", str(args.seed), "--csim", "--force"]
+    print(f"\n==> compile, C-simulate and report (the same as the command below)\n$ {shlex.join(command)}", flush=True)
+    req = Request(args.model, args.board, args.target_fps, project, seed=args.seed, csim=True, force=True)
+    compiled = compile_and_report(req, Progress(7, sys.stdout))
+    print()
+    print(compile_summary(compiled))
+    print(f"  total       {time.perf_counter() - start:.1f} s")
+    print(f"\nopen the report: {project / 'report.html'}")
+    if compiled.csim is not None and not compiled.csim.passed:
+        raise VaqfError("the C simulation differs from the integer reference (a bug in vaqf: please report it)")
     return 0

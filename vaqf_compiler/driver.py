@@ -1,0 +1,367 @@
+"""The compile driver behind `vaqf compile` and `vaqf demo`: a model to an HLS project, in process.
+
+Stages (each timed, reported by `Progress`):
+
+    import    built-in / .pt2 / HuggingFace directory / `vaqf train` checkpoint -> vit IR
+    search    the highest activation precision meeting the target (the paper's binary search over the
+              cost model, on the model lowered at 8 bits: the workload's shape does not depend on k)
+    quantize  fold-patch-embed, mark-quantization{wbits=1 abits=k}, calibrate
+    passes    partition-host-accel, lower-to-accel, assign-tiling{board target-fps}
+    emit      the integer reference's outputs for the test bench, then the project files
+    csim      (optional) g++ build, then one run per test-bench image, compared bit for bit
+
+This is the same sequence as `vaqf import; vaqf dse; vaqf quantize; vaqf-opt -p
+'vaqf-pipeline{abits=k},assign-tiling{...}'; vaqf emit; vaqf csim` (vaqf-pipeline's
+fold and mark are no-ops on the quantized module), without writing the
+intermediate files. `DUMP_POINTS` names the IR snapshots `--dump-ir-after` takes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+
+from vaqf_compiler.cost.boards import Board, load_board
+from vaqf_compiler.cost.model import Estimate
+from vaqf_compiler.cost.workload import extract_workload
+from vaqf_compiler.dse.search import Choice, Options, PrecisionResult, Searcher, check_target, choose_precision
+from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.fsutil import write_text_atomically
+from vaqf_compiler.ir import print_ir
+from vaqf_compiler.models.deit import BUILTIN_CONFIGS
+from vaqf_compiler.progress import Progress
+from vaqf_compiler.registry import make_registry_context
+
+# IR snapshots, in pipeline order (`--dump-ir-after NAME`, or `all`).
+DUMP_POINTS = ("import", "fold-patch-embed", "mark-quantization", "calibrate", "partition-host-accel",
+               "lower-to-accel", "assign-tiling")
+
+
+@dataclass(frozen=True)
+class DumpIR:
+    """Where IR snapshots go: files `DIR/NN-name.mlir`, else stderr as `// -----// IR Dump After name`."""
+
+    after: frozenset[str] = frozenset()
+    directory: Path | None = None
+
+    @staticmethod
+    def of(names: list[str] | None, directory: Path | None) -> DumpIR:
+        chosen: set[str] = set()
+        for name in names or []:
+            for n in name.split(","):
+                if n == "all":
+                    chosen.update(DUMP_POINTS)
+                elif n in DUMP_POINTS:
+                    chosen.add(n)
+                else:
+                    raise VaqfError(f"--dump-ir-after: unknown stage {n!r}; choose from all, {', '.join(DUMP_POINTS)}")
+        if directory is not None and not chosen:
+            chosen.update(DUMP_POINTS)  # a directory alone: every stage
+        return DumpIR(frozenset(chosen), directory)
+
+    def __call__(self, name: str, module: ModuleOp, stream) -> Path | None:
+        if name not in self.after:
+            return None
+        text = print_ir(module)
+        if self.directory is None:
+            if stream is not None:
+                stream.write(f"// -----// IR Dump After {name} //----- //\n{text}")
+            return None
+        path = self.directory / f"{DUMP_POINTS.index(name) + 1:02d}-{name}.mlir"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write_text_atomically(path, text)
+        except OSError as e:
+            raise VaqfError(f"cannot write {path}: {e.strerror or e}; choose another --dump-ir-dir") from None
+        return path
+
+
+@dataclass
+class Request:
+    model: str
+    board: str = "zcu102"
+    target_fps: float = 30.0
+    project: Path = Path("prj")
+    seed: int = 0
+    calibration: Path | None = None
+    tb_input: Path | None = None
+    tb_images: int = 1
+    csim: bool = False
+    force: bool = False
+    dump: DumpIR = field(default_factory=DumpIR)
+
+
+@dataclass
+class CsimReport:
+    passed: bool
+    images: int
+    codes: int
+    top1: list[int]
+    build_seconds: float
+    run_seconds: list[float]  # per image
+
+
+@dataclass
+class Compiled:
+    """What the driver produced, and everything the summary and the report show."""
+
+    request: Request
+    board: Board
+    model_name: str
+    bits: int
+    table: list[PrecisionResult]  # best design per precision 1..16 (cost model)
+    choice: Choice
+    estimate: Estimate  # the chosen design (the same as table[bits - 1].estimate)
+    note: str  # how the precision was chosen
+    host_ops: dict[str, float]  # op name -> seconds per image in the integer interpreter (host-placed ops)
+    accel_interp_seconds: float  # interpreter seconds per image of the FPGA-placed ops (for reference)
+    stages: list = field(default_factory=list)
+    csim: CsimReport | None = None
+    dumps: list[Path] = field(default_factory=list)
+
+
+def _import(req: Request) -> tuple[Any, str, int | None]:
+    """(ImportedModel, a note, the checkpoint's fixed precision or None)."""
+    from vaqf_compiler.frontend.load import model_program
+    from vaqf_compiler.frontend.torch_import import import_program
+
+    path = Path(req.model)
+    if req.model not in BUILTIN_CONFIGS and path.suffix == ".pt" and path.is_file():
+        from vaqf_compiler.cli.import_cmd import import_checkpoint
+        from vaqf_compiler.quant.checkpoint import load_checkpoint
+
+        imported, note = import_checkpoint(path, req.calibration)
+        return imported, note, load_checkpoint(path).get("abits")
+    _quiet_transformers()
+    imported = import_program(model_program(req.model, req.seed))
+    return imported, "", None
+
+
+def _quiet_transformers() -> None:
+    """transformers draws its own tqdm bars on load; ours is enough."""
+    import importlib.util
+
+    if importlib.util.find_spec("transformers") is not None:
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except Exception:  # an older/newer transformers without it: harmless
+            pass
+
+
+def _model_name(spec: str) -> str:
+    return spec if spec in BUILTIN_CONFIGS else Path(spec.rstrip("/")).name
+
+
+def _search(module: ModuleOp, board: Board, target: float, fixed_bits: int | None) -> tuple[Searcher, Choice, str]:
+    from vaqf_compiler.passes.vaqf_pipeline import VaqfPipelinePass
+
+    lowered = module.clone()
+    if any(op.dialect_name() == "vit" and op.name != "vit.patch_embed" for op in lowered.walk()):
+        VaqfPipelinePass(wbits=1, abits=8).apply(make_registry_context(), lowered)
+    searcher = Searcher(extract_workload(lowered, "model"), board, Options())
+    if fixed_bits is not None:
+        result = searcher.best(fixed_bits)
+        if result.fps < target:
+            raise VaqfError(
+                f"the checkpoint is trained for {fixed_bits}-bit activations, which reach {result.fps:.1f} FPS on "
+                f"{board.name}, below the target {target:g} FPS: lower --target-fps to {result.fps:.1f} or less, "
+                "choose a larger --board, or train a lower precision (vaqf train)")
+        return searcher, Choice(target, result, (fixed_bits,)), f"fixed by the checkpoint ({fixed_bits} bits)"
+    try:
+        choice = choose_precision(searcher, target)
+    except VaqfError as e:
+        top = searcher.max_fps()
+        if top.estimate is None:
+            raise VaqfError(f"{e}; raise the ceilings or choose a larger --board") from None
+        raise VaqfError(f"{e}; lower --target-fps to {top.fps:.1f} or less, or choose a larger --board "
+                        "(vaqf dse --help lists the boards)") from None
+    tried = ", ".join(map(str, choice.evaluated))
+    return searcher, choice, f"binary search over 1..16 bits evaluated {tried}"
+
+
+def _apply(p: ModulePass, module: ModuleOp, req: Request, progress: Progress, dumps: list[Path]) -> None:
+    p.apply(make_registry_context(), module)
+    module.verify()
+    _dump(p.name, module, req, progress, dumps)
+
+
+def _dump(name: str, module: ModuleOp, req: Request, progress: Progress, dumps: list[Path]) -> None:
+    path = req.dump(name, module, progress.stream)
+    if path is not None:
+        dumps.append(path)
+
+
+def _reference(module: ModuleOp, params, images: np.ndarray, progress: Progress
+               ) -> tuple[np.ndarray, dict[str, float], float]:
+    """The integer reference's output codes per image, and per-op interpreter times split host / FPGA."""
+    from vaqf_compiler.dialects.vit import Placement, VitOp
+    from vaqf_compiler.interp import Interpreter
+
+    interp = Interpreter(module, params, "int")
+    producer = interp.function.body.block.last_op.operands[0].owner
+    host: dict[str, float] = defaultdict(float)
+    accel = 0.0
+    codes = []
+    progress.bar(0, len(images))
+    for i, x in enumerate(images):
+        seen: dict = {}
+        last = [time.perf_counter()]
+
+        def observe(op, value, seen=seen, last=last):
+            nonlocal accel
+            now = time.perf_counter()
+            place = getattr(op, "place", None) if isinstance(op, VitOp) else None
+            if place is not None and place.data == Placement.HOST:
+                host[op.name.split(".", 1)[1]] += now - last[0]
+            else:
+                accel += now - last[0]
+            last[0] = now
+            if op is producer:
+                seen["codes"] = value
+
+        interp.run(x, observe)
+        codes.append(np.asarray(seen["codes"], dtype=np.int64).ravel())
+        progress.bar(i + 1, len(images), "reference images")
+    n = max(len(images), 1)
+    return np.stack(codes), {k: v / n for k, v in host.items()}, accel / n
+
+
+def _tb_images(req: Request, shape: tuple[int, ...]) -> np.ndarray:
+    from vaqf_compiler.cli.run_cmd import read_input
+
+    if req.tb_input is not None:
+        x = read_input(req.tb_input).astype(np.float32)
+        x = x[None] if x.shape == shape else x
+        if x.ndim != len(shape) + 1 or x.shape[1:] != shape or len(x) == 0:
+            dims = ", ".join(map(str, shape))
+            raise VaqfError(f"--tb-input has shape {list(x.shape)}; expected [N, {dims}] or [{dims}]")
+        return x
+    if req.tb_images < 1:
+        raise VaqfError(f"--images must be >= 1, got {req.tb_images}")
+    return np.random.default_rng(req.seed).standard_normal((req.tb_images, *shape)).astype(np.float32)
+
+
+def run_csim(project: Path, progress: Progress) -> CsimReport:
+    """Build once, then run the test bench image by image (a progress bar), each compared bit for bit."""
+    import json
+
+    from vaqf_compiler.backends.hls.csim import build as csim_build, run as csim_exe
+
+    t0 = time.perf_counter()
+    exe = csim_build(project)
+    build = time.perf_counter() - t0
+    meta = json.loads((project / "project.json").read_text())
+    images = np.fromfile(project / "tb" / "input.bin", dtype="<f4")
+    golden = np.fromfile(project / "tb" / "golden_codes.bin", dtype="<i8").reshape(-1, int(meta["outputs"]))
+    images = images.reshape(len(golden), -1)
+    seconds, codes, top1 = [], [], []
+    progress.bar(0, len(images))
+    for i, x in enumerate(images):
+        path = exe.parent / f"image{i}.bin"
+        np.ascontiguousarray(x, dtype="<f4").tofile(path)
+        t = time.perf_counter()
+        logits, c, _, _, _ = csim_exe(project, exe, path, compare=False)
+        seconds.append(time.perf_counter() - t)
+        codes.append(c[0])
+        top1.append(int(logits[0].argmax()))
+        progress.bar(i + 1, len(images), "images C-simulated")
+    codes_arr = np.stack(codes)
+    return CsimReport(bool(np.array_equal(codes_arr, golden)), len(images), int(codes_arr.size), top1, build, seconds)
+
+
+def compile_model(req: Request, progress: Progress | None = None,
+                  on_stage: Callable[[str], None] | None = None) -> Compiled:
+    """Run every stage; `VaqfError` (one line, with what to do) on any problem."""
+    from vaqf_compiler.backends.hls import BOARDS, HlsOptions, emit_project, write_project
+    from vaqf_compiler.calibrate import calibrate
+    from vaqf_compiler.cli.quantize_cmd import calibration_images
+    from vaqf_compiler.interp import entry_function, input_shape
+    from vaqf_compiler.params import attach_sidecar, save_params
+    from vaqf_compiler.passes.assign_tiling import AssignTilingPass
+    from vaqf_compiler.passes.fold_patch_embed import FoldPatchEmbedPass
+    from vaqf_compiler.passes.lower_to_accel import LowerToAccelPass
+    from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
+    from vaqf_compiler.passes.partition_host_accel import PartitionHostAccelPass
+
+    progress = progress or Progress(6 if req.csim else 5, None)
+    # Cheap checks first: a typo must not wait for the model.
+    board = load_board(req.board)
+    if board.name not in BOARDS:
+        raise VaqfError(f"board {board.name!r} has a cost model but no HLS target; choose one of {', '.join(sorted(BOARDS))}")
+    target = check_target(req.target_fps)
+    from vaqf_compiler.frontend.load import check_model_spec
+
+    check_model_spec(req.model)
+    project = req.project
+    if project.exists() and (not project.is_dir() or any(project.iterdir())) and not req.force:
+        raise VaqfError(f"{project} exists and is not empty; pass --force to replace it, or choose another -o")
+    dumps: list[Path] = []
+
+    progress.start("import", f"{req.model} -> vit IR")
+    imported, note, fixed_bits = _import(req)
+    module, params = imported.module, imported.params
+    module.verify()
+    progress.done(f"{sum(1 for op in module.walk() if op.name.startswith('vit.'))} vit ops, "
+                  f"{sum(v.size for v in params.values()) / 1e6:.1f} M parameters")
+    _dump("import", module, req, progress, dumps)
+
+    progress.start("search", f"activation precision and tiling for {target:g} FPS on {board.name} (cost model)")
+    searcher, choice, how = _search(module, board, target, fixed_bits)
+    table = searcher.table()
+    bits = choice.bits
+    progress.done(f"W1A{bits}, {choice.result.fps:.1f} FPS predicted; {how}")
+
+    progress.start("quantize", f"binary weights, {bits}-bit activations, calibrated scales")
+    if fixed_bits is None:
+        shape = input_shape(entry_function(module))
+        images, source = calibration_images(req.calibration, shape, 4, req.seed)
+        _apply(FoldPatchEmbedPass(), module, req, progress, dumps)
+        _apply(MarkQuantizationPass(1, bits), module, req, progress, dumps)
+        calibrate(module, params, images)
+        _dump("calibrate", module, req, progress, dumps)
+        note = f"calibrated on {source}"
+    progress.done(note)
+
+    progress.start("passes", "partition-host-accel, lower-to-accel, assign-tiling")
+    _apply(PartitionHostAccelPass(), module, req, progress, dumps)
+    _apply(LowerToAccelPass(), module, req, progress, dumps)
+    _apply(AssignTilingPass(board=req.board, target_fps=target), module, req, progress, dumps)
+    progress.done(f"{sum(1 for op in module.walk() if op.name == 'accel.engine')} engine layers")
+
+    progress.start("emit", f"the HLS project in {project}")
+    fn = entry_function(module)
+    tb = _tb_images(req, input_shape(fn))
+    golden, host_ops, accel_seconds = _reference(module, params, tb, progress)
+    files = emit_project(module, params, options=HlsOptions(board=BOARDS[board.name]), tb_images=tb,
+                         tb_golden_codes=golden, source=_model_name(req.model))
+    write_project(files, project, force=req.force)
+    # The lowered IR and its weights, to re-emit with other options (`vaqf emit PROJECT/ir/accel.mlir`).
+    (project / "ir").mkdir(exist_ok=True)
+    attach_sidecar(module, "accel.npz", save_params(project / "ir" / "accel.npz", params))
+    write_text_atomically(project / "ir" / "accel.mlir", print_ir(module))
+    size = sum(len(b) for b in files.values())
+    progress.done(f"{len(files)} files, {size / 1e6:.1f} MB")
+
+    estimate = table[bits - 1].estimate
+    assert estimate is not None  # the search only picks a feasible precision
+    compiled = Compiled(req, board, _model_name(req.model), bits, table, choice, estimate, how, host_ops,
+                        accel_seconds, dumps=dumps)
+    if req.csim:
+        progress.start("csim", f"g++ build and {len(tb)} image(s), compared with the integer reference")
+        compiled.csim = run_csim(project, progress)
+        c = compiled.csim
+        progress.done(("PASS" if c.passed else "FAIL") + f": build {c.build_seconds:.1f} s, "
+                      f"{np.median(c.run_seconds):.1f} s per image")
+    compiled.stages = progress.stages
+    return compiled
+
