@@ -5,22 +5,38 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
+from vaqf_compiler import mixed
 from vaqf_compiler.models.deit import DeiT, DeiTConfig
+from vaqf_compiler.quant.mixed_linear import MixedLinear
 from vaqf_compiler.quant.progressive import (
     BinaryLinear,
     binarized_count,
     schedule_fraction,
     set_binary_fraction,
 )
-from vaqf_compiler.quant.qmodel import QuantDeiT, binarized_float_deit, quant_spec, quantize_deit
+from vaqf_compiler.quant.qmodel import (
+    QuantDeiT,
+    binarized_float_deit,
+    export_float_deit,
+    fake_quant_float_deit,
+    latent_float_deit,
+    quant_spec,
+    quantize_deit,
+)
 from vaqf_compiler.quant.quantizers import (
     ActQuant,
     ProbQuant,
     binarize_weight,
     code_range,
+    fixed_weight,
+    mixed_weight,
+    pot_row_mask,
+    pot_weight,
     sign_ste,
     weight_alpha,
 )
@@ -280,3 +296,129 @@ def test_quantize_deit_keeps_step_sizes_only_for_the_same_bits():
     assert not bool(other.blocks[0].fc1_quant.initialized)
     assert torch.equal(other.blocks[0].fc1.weight, a8.blocks[0].fc1.weight)
     assert isinstance(QuantDeiT(TINY, None).blocks[0].fc2, BinaryLinear)
+
+
+# ---- mixed fixed-point / power-of-two weights ----
+
+def _spread_weights(rows: int = 24, cols: int = 16, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(rows, cols, generator=g) * torch.rand(rows, 1, generator=g) * 0.1
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 6, 8])
+def test_mixed_fake_quant_is_mixed_values_of_the_float64_weights(bits):
+    w = _spread_weights(seed=bits)
+    for ratio in (0.0, 0.25, 0.5, 1.0):
+        want = mixed.mixed_values(w.double().numpy(), bits, ratio)
+        got = mixed_weight(w, bits, ratio)
+        assert got.dtype == torch.float32
+        assert torch.equal(got, torch.from_numpy(want).float())
+    assert torch.equal(fixed_weight(w, bits), torch.from_numpy(mixed.fixed_values(w.double().numpy(), bits)).float())
+    assert torch.equal(pot_weight(w, bits), torch.from_numpy(mixed.pot_values(w.double().numpy(), bits)).float())
+
+
+def test_mixed_ste_passes_the_gradient_straight_through():
+    w = _spread_weights().requires_grad_(True)
+    g = torch.randn(w.shape, generator=torch.Generator().manual_seed(1))
+    (mixed_weight(w, 4, 0.5) * g).sum().backward()
+    assert torch.equal(w.grad, g)  # identity everywhere: no weight lies outside ±max|W_j|
+    w.grad = None
+    (pot_weight(w, 3) * g).sum().backward()
+    assert torch.equal(w.grad, g)
+
+
+def test_fixed_and_pot_weights_take_their_levels():
+    w = _spread_weights()
+    alpha = w.abs().amax(dim=1, keepdim=True)
+    q = fixed_weight(w, 4) / (alpha / 7)
+    assert torch.allclose(q, q.round(), atol=1e-5) and q.abs().max() <= 7 + 1e-5
+    p = pot_weight(w, 4) / alpha
+    nonzero = p[p != 0].abs()
+    e = -torch.log2(nonzero)
+    assert torch.allclose(e, e.round(), atol=1e-5) and e.max() <= 6 + 1e-5  # ±2^-e · α, e in 0..6
+    # Ratio 0.5: half the rows (12 of 24) PoT, the rule's rows.
+    mask = pot_row_mask(w, 4, 0.5)
+    assert int(mask.sum()) == 12
+    assert mask.tolist() == mixed.assign_pot_rows(w.double().numpy(), 4, 0.5).tolist()
+    mw = mixed_weight(w, 4, 0.5)
+    assert torch.equal(mw[mask], pot_weight(w, 4)[mask]) and torch.equal(mw[~mask], fixed_weight(w, 4)[~mask])
+
+
+def test_mixed_weight_range_checks():
+    w = _spread_weights()
+    with pytest.raises(ValueError, match="2..8 bits"):
+        mixed_weight(w, 1, 0.5)
+    with pytest.raises(ValueError, match="PoT ratio"):
+        mixed_weight(w, 4, 1.5)
+
+
+def test_mixed_linear_recomputes_the_split_at_every_forward():
+    layer = MixedLinear(16, 24, 4, 0.25)
+    x = torch.randn(5, 16, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        layer.weight.copy_(_spread_weights())
+        assert torch.equal(layer(x), F.linear(x, mixed_weight(layer.weight, 4, 0.25), layer.bias))
+        before = layer.pot_rows()
+        assert int(before.sum()) == 6
+        # Make the first fixed-point row PoT-exact: it now has the smallest error and moves to PoT.
+        j = int((~before).nonzero()[0])
+        layer.weight[j] = torch.tensor([0.5, -0.25, 0.125, 1.0] * 4)
+        after = layer.pot_rows()
+        assert bool(after[j]) and int(after.sum()) == 6
+    assert "mixed 4-bit, pot_ratio=0.25" in repr(layer)
+
+
+def test_mixed_quant_deit_quantizes_the_four_encoder_linears_only():
+    torch.manual_seed(0)
+    fp = DeiT(TINY).eval()
+    model = quantize_deit(fp, None, scheme="mixed", wbits=3, pot_ratio=0.5).eval()
+    assert (model.scheme, model.wbits, model.pot_ratio) == ("mixed", 3, 0.5)
+    layers = [m for m in model.modules() if isinstance(m, MixedLinear)]
+    assert len(layers) == 4 * TINY.depth and all((m.bits, m.ratio) == (3, 0.5) for m in layers)
+    assert not any(isinstance(m, BinaryLinear) for m in model.modules())
+    x = _images()
+    with torch.no_grad():
+        # W3A32 equals the float DeiT holding the fake-quant weights; the latent weights are the FP ones.
+        assert torch.allclose(fake_quant_float_deit(model).eval()(x), model(x), atol=1e-5)
+        assert torch.equal(latent_float_deit(model).eval()(x), fp(x))
+        assert torch.equal(export_float_deit(model).blocks[0].fc1.weight, fp.blocks[0].fc1.weight)
+        q = fake_quant_float_deit(model).blocks[1].attn.qkv.weight
+        assert torch.equal(q, mixed_weight(fp.blocks[1].attn.qkv.weight, 3, 0.5))
+    # vaqf models export their binarized weights, as before.
+    binary = quantize_deit(fp, None)
+    assert (binary.scheme, binary.wbits, binary.pot_ratio) == ("vaqf", 1, None)
+    assert torch.equal(export_float_deit(binary).blocks[0].fc2.weight, binarized_float_deit(binary).blocks[0].fc2.weight)
+    # Activation fine-tuning copies the weights into a WbAk model of the same scheme.
+    a8 = quantize_deit(model, 8, scheme="mixed", wbits=3, pot_ratio=0.5)
+    assert a8.abits == 8 and torch.equal(a8.blocks[0].fc2.weight, fp.blocks[0].fc2.weight)
+
+
+def test_mixed_quant_spec_records_the_scheme():
+    torch.manual_seed(0)
+    model = quantize_deit(DeiT(TINY), 8, scheme="mixed", pot_ratio=0.25).train()
+    model(_images())
+    spec = quant_spec(model)
+    json.dumps(spec)
+    fc1 = spec["blocks.1.fc1"]
+    assert (fc1["scheme"], fc1["wbits"], fc1["pot_ratio"], fc1["abits"]) == ("mixed", 4, 0.25, 8)
+    assert fc1["weight_scale"] == "per-output-channel max|W|"
+    assert fc1["input_scale"] == model.blocks[1].fc1_quant.step_size()
+    vaqf = quant_spec(quantize_deit(DeiT(TINY), 8))["blocks.1.fc1"]
+    assert (vaqf["scheme"], vaqf["wbits"], vaqf["pot_ratio"]) == ("vaqf", 1, None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scheme": "vaqf", "wbits": 4}, "binary weights and no PoT ratio"),
+        ({"scheme": "vaqf", "pot_ratio": 0.5}, "binary weights and no PoT ratio"),
+        ({"scheme": "mixed"}, "needs a PoT ratio"),
+        ({"scheme": "mixed", "pot_ratio": 2.0}, "PoT ratio must be in"),
+        ({"scheme": "mixed", "pot_ratio": 0.5, "wbits": 9}, "2..8 bits"),
+        ({"scheme": "mixed", "pot_ratio": 0.5, "progressive": True}, "progressive training is for binary"),
+        ({"scheme": "ternary"}, "unknown weight scheme 'ternary'"),
+    ],
+)
+def test_quant_deit_refuses_bad_schemes(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        QuantDeiT(TINY, None, **kwargs)

@@ -1,11 +1,14 @@
-"""Training checkpoints: one file per stage (fp.pt, w1a32.pt, w1a8.pt, ...) plus `partial.pt`.
+"""Training checkpoints: one file per stage (fp.pt, w1a32.pt, w1a8.pt, w4a8-mixed-r0.5.pt, ...) plus `partial.pt`.
 
 A checkpoint is a `torch.save`d dict of plain values and tensors (loadable
 with `weights_only=True`)::
 
     format "vaqf-train", version 1
-    stage        "fp" | "w1a32" | "w1a<k>"
-    wbits, abits 32/None (fp), 1/None (w1a32), 1/k
+    stage        "fp" | "w1a32" | "w1a<k>" | "w<b>a32-mixed-r<r>" | "w<b>a<k>-mixed-r<r>"
+    scheme       "float" (fp) | "vaqf" (binary weights) | "mixed" (fixed-point + PoT rows);
+                 absent in older checkpoints: "float" if wbits is 32, else "vaqf"
+    wbits, abits 32/None (fp), 1/None (w1a32), 1/k; mixed: b/None, b/k (b in 2..8)
+    pot_ratio    the mixed scheme's PoT ratio r in [0, 1] (None otherwise)
     complete     True for a finished stage; partial.pt holds an unfinished one
     epoch        epochs done in this stage
     model_config the DeiTConfig as a dict
@@ -100,10 +103,25 @@ def check_matches(path: Path, ckpt: dict, model_config: dict, run: dict, setting
             )
 
 
+def weight_scheme(ckpt: dict) -> tuple[str, int, float | None]:
+    """(scheme, wbits, pot_ratio) of a checkpoint, older ones (no "scheme") included."""
+    wbits = int(ckpt["wbits"])
+    scheme = ckpt.get("scheme") or ("float" if wbits == 32 else "vaqf")
+    ratio = ckpt.get("pot_ratio")
+    return scheme, wbits, None if ratio is None else float(ratio)
+
+
 def load_model(path: Path) -> DeiT | QuantDeiT:
-    """The network of a stage checkpoint, in eval mode: a DeiT for fp.pt, else a QuantDeiT."""
+    """The network of a stage checkpoint, in eval mode: a DeiT for fp.pt, else a QuantDeiT of its scheme."""
     ckpt = load_checkpoint(Path(path))
     cfg = config_from_dict(ckpt["model_config"])
-    model: DeiT | QuantDeiT = DeiT(cfg) if ckpt["wbits"] == 32 else QuantDeiT(cfg, ckpt["abits"])
+    scheme, wbits, ratio = weight_scheme(ckpt)
+    if scheme == "float":
+        model: DeiT | QuantDeiT = DeiT(cfg)
+    else:
+        try:
+            model = QuantDeiT(cfg, ckpt["abits"], scheme=scheme, wbits=wbits, pot_ratio=ratio)
+        except ValueError as e:
+            raise VaqfError(f"checkpoint {path}: {e}") from None
     model.load_state_dict(ckpt["state_dict"])
     return model.eval()

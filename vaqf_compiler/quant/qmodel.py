@@ -1,11 +1,16 @@
-"""The quantized DeiT: binary encoder linears and k-bit activations, built from our float DeiT.
+"""The quantized DeiT: binary or mixed encoder linears and k-bit activations, built from our float DeiT.
 
-`quantize_deit(model, abits, progressive)` copies the weights of a float
-`vaqf_compiler.models.deit.DeiT` (or of another `QuantDeiT`) into a
+`quantize_deit(model, abits, progressive, scheme=...)` copies the weights of
+a float `vaqf_compiler.models.deit.DeiT` (or of another `QuantDeiT`) into a
 `QuantDeiT` of the same configuration. Parameter names are the float DeiT's
 (`blocks.0.attn.qkv.weight`, ...), plus the quantizers' step sizes.
 
-Binarized (see `quantizers`): the encoder linears qkv, attn.proj, fc1, fc2.
+Quantized weights (see `quantizers`): the encoder linears qkv, attn.proj,
+fc1, fc2. Two schemes:
+- "vaqf" (default): binary weights alpha_j * s(W) (`progressive.BinaryLinear`), wbits 1;
+- "mixed" (ours, after Auto-ViT-Acc): `wbits`-bit (2..8) weights, a share
+  `pot_ratio` of each matrix's rows powers of two, the rest fixed point
+  (`mixed_linear.MixedLinear`).
 Float: patch embedding, CLS token, position embedding, layer norms, head.
 Activations quantized in each encoder block, when `abits` is not None:
 
@@ -26,31 +31,36 @@ compiler to carry into the IR.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaqf_compiler import mixed
 from vaqf_compiler.models.deit import DeiT, DeiTConfig
+from vaqf_compiler.quant.mixed_linear import MixedLinear
 from vaqf_compiler.quant.progressive import BinaryLinear
 from vaqf_compiler.quant.quantizers import ActQuant, ProbQuant, check_bits
 
 # Seeds of the progressive rankings: one per binarized tensor, from this base.
 RANKING_SEED = 0x5EED
 
+SCHEMES = ("vaqf", "mixed")
+DEFAULT_MIXED_BITS = 4
 
-def _seed(seeds: list[int] | None, i: int) -> int | None:
-    return None if seeds is None else seeds[i]
+# make_linear(in_features, out_features, i): encoder linear i of a block (0 qkv, 1 proj, 2 fc1, 3 fc2).
+LinearFactory = Callable[[int, int, int], nn.Module]
 
 
 class QuantAttention(nn.Module):
-    def __init__(self, cfg: DeiTConfig, abits: int | None, seeds: list[int] | None):
+    def __init__(self, cfg: DeiTConfig, abits: int | None, make_linear: LinearFactory):
         super().__init__()
         self.heads = cfg.heads
         self.head_dim = cfg.dim // cfg.heads
-        self.qkv = BinaryLinear(cfg.dim, 3 * cfg.dim, progressive_seed=_seed(seeds, 0))
-        self.proj = BinaryLinear(cfg.dim, cfg.dim, progressive_seed=_seed(seeds, 1))
+        self.qkv = make_linear(cfg.dim, 3 * cfg.dim, 0)
+        self.proj = make_linear(cfg.dim, cfg.dim, 1)
         self.in_quant = ActQuant(abits, signed=True)
         # One scale for Q, K and V: the fused QKV output is one tensor (one format) on the accelerator.
         self.qkv_quant = ActQuant(abits, signed=True)
@@ -68,14 +78,14 @@ class QuantAttention(nn.Module):
 
 
 class QuantBlock(nn.Module):
-    def __init__(self, cfg: DeiTConfig, abits: int | None, seeds: list[int] | None):
+    def __init__(self, cfg: DeiTConfig, abits: int | None, make_linear: LinearFactory):
         super().__init__()
         hidden = int(cfg.dim * cfg.mlp_ratio)
         self.norm1 = nn.LayerNorm(cfg.dim, eps=cfg.eps)
-        self.attn = QuantAttention(cfg, abits, seeds)
+        self.attn = QuantAttention(cfg, abits, make_linear)
         self.norm2 = nn.LayerNorm(cfg.dim, eps=cfg.eps)
-        self.fc1 = BinaryLinear(cfg.dim, hidden, progressive_seed=_seed(seeds, 2))
-        self.fc2 = BinaryLinear(hidden, cfg.dim, progressive_seed=_seed(seeds, 3))
+        self.fc1 = make_linear(cfg.dim, hidden, 2)
+        self.fc2 = make_linear(hidden, cfg.dim, 3)
         self.fc1_quant = ActQuant(abits, signed=True)
         self.fc2_quant = ActQuant(abits, signed=True)
 
@@ -85,22 +95,61 @@ class QuantBlock(nn.Module):
         return x + self.fc2(self.fc2_quant(h))
 
 
+def check_scheme(scheme: str, wbits: int | None, pot_ratio: float | None, progressive: bool) -> tuple[int, float | None]:
+    """(wbits, pot_ratio) of a valid weight scheme (wbits None: the scheme's default), else ValueError."""
+    if scheme == "vaqf":
+        if wbits not in (None, 1) or pot_ratio is not None:
+            raise ValueError(f"the vaqf scheme has binary weights and no PoT ratio, got wbits={wbits} pot_ratio={pot_ratio}")
+        return 1, None
+    if scheme == "mixed":
+        bits = DEFAULT_MIXED_BITS if wbits is None else wbits
+        if isinstance(bits, bool) or not isinstance(bits, int):
+            raise ValueError(f"mixed-scheme weight bits must be an integer, got {bits!r}")
+        mixed.check_weight_bits(bits)
+        if pot_ratio is None:
+            raise ValueError("the mixed scheme needs a PoT ratio in [0, 1]")
+        mixed.check_ratio(pot_ratio)
+        if progressive:
+            raise ValueError("progressive training is for binary (vaqf) weights only")
+        return bits, float(pot_ratio)
+    raise ValueError(f"unknown weight scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+
+
 class QuantDeiT(DeiT):
-    """DeiT with binary encoder weights (W1) and `abits`-bit activations (None: float, A32).
+    """DeiT with quantized encoder weights and `abits`-bit activations (None: float, A32).
 
     Embedding, final norm, head and forward are the float DeiT's; only the
-    encoder blocks are quantized. `progressive=True` makes every binary linear
-    progressive (fraction 0 at first); its rankings are seeded from `ranking_seed`.
+    encoder blocks are quantized. scheme "vaqf": binary weights (W1);
+    `progressive=True` makes every binary linear progressive (fraction 0 at
+    first), its rankings seeded from `ranking_seed`. scheme "mixed": `wbits`-bit
+    (default 4) weights with `pot_ratio` of each matrix's rows powers of two.
     """
 
-    def __init__(self, cfg: DeiTConfig, abits: int | None, progressive: bool = False, ranking_seed: int = RANKING_SEED):
+    def __init__(
+        self,
+        cfg: DeiTConfig,
+        abits: int | None,
+        progressive: bool = False,
+        ranking_seed: int = RANKING_SEED,
+        scheme: str = "vaqf",
+        wbits: int | None = None,
+        pot_ratio: float | None = None,
+    ):
         super().__init__(cfg)
         self.abits = None if abits is None else check_bits(abits)
+        self.scheme = scheme
+        self.wbits, self.pot_ratio = check_scheme(scheme, wbits, pot_ratio, progressive)
         self.progressive = progressive
-        self.blocks = nn.ModuleList(
-            QuantBlock(cfg, self.abits, [ranking_seed + 4 * i + j for j in range(4)] if progressive else None)
-            for i in range(cfg.depth)
-        )
+
+        def make_linear(block: int) -> LinearFactory:
+            def build(n_in: int, n_out: int, i: int) -> nn.Module:
+                if scheme == "mixed":
+                    return MixedLinear(n_in, n_out, self.wbits, self.pot_ratio)
+                return BinaryLinear(n_in, n_out, progressive_seed=ranking_seed + 4 * block + i if progressive else None)
+
+            return build
+
+        self.blocks = nn.ModuleList(QuantBlock(cfg, self.abits, make_linear(b)) for b in range(cfg.depth))
 
 
 def _is_quantizer_key(key: str) -> bool:
@@ -108,16 +157,24 @@ def _is_quantizer_key(key: str) -> bool:
 
 
 def quantize_deit(
-    model: DeiT | QuantDeiT, abits: int | None, progressive: bool = False, ranking_seed: int = RANKING_SEED
+    model: DeiT | QuantDeiT,
+    abits: int | None,
+    progressive: bool = False,
+    ranking_seed: int = RANKING_SEED,
+    scheme: str = "vaqf",
+    wbits: int | None = None,
+    pot_ratio: float | None = None,
 ) -> QuantDeiT:
-    """A QuantDeiT with `model`'s weights (float or binary-trained), in train/eval mode as `model`.
+    """A QuantDeiT with `model`'s weights (float or quantization-trained), in train/eval mode as `model`.
 
-    From a QuantDeiT, step sizes carry over only when `abits` is the same;
+    The latent float weights are copied; `scheme`, `wbits` and `pot_ratio`
+    choose how the new model quantizes them (see `QuantDeiT`). From a
+    QuantDeiT, step sizes carry over only when `abits` is the same;
     otherwise the new quantizers start uninitialised (set on the first batch).
     `ranking_seed` seeds the progressive rankings (tensor i of block b uses
     ranking_seed + 4 b + i, in the order qkv, proj, fc1, fc2).
     """
-    qmodel = QuantDeiT(model.cfg, abits, progressive, ranking_seed)
+    qmodel = QuantDeiT(model.cfg, abits, progressive, ranking_seed, scheme, wbits, pot_ratio)
     state = model.state_dict()
     same_bits = isinstance(model, QuantDeiT) and model.abits == qmodel.abits
     if not same_bits:
@@ -130,10 +187,12 @@ def quantize_deit(
     return qmodel.train(model.training)
 
 
-def binarized_float_deit(model: QuantDeiT) -> DeiT:
-    """A float DeiT whose encoder linears hold W_b = alpha * s(W) (activations stay float).
+def fake_quant_float_deit(model: QuantDeiT) -> DeiT:
+    """A float DeiT whose encoder linears hold the quantized weights (activations stay float).
 
-    This is the W1A32 network as a plain DeiT, e.g. for the importer.
+    vaqf: W_b = alpha * s(W) (fully binary, also while progressive); mixed:
+    W_q = mixed.mixed_values(W, wbits, pot_ratio). This is the WkA32 network
+    as a plain DeiT.
     """
     float_model = DeiT(model.cfg)
     state = {k: v for k, v in model.state_dict().items() if not _is_quantizer_key(k)}
@@ -143,8 +202,36 @@ def binarized_float_deit(model: QuantDeiT) -> DeiT:
                 was, module.progressive = module.progressive, False
                 state[f"{name}.weight"] = module.train_weight().detach().clone()
                 module.progressive = was
+            elif isinstance(module, MixedLinear):
+                state[f"{name}.weight"] = module.train_weight().detach().clone()
     float_model.load_state_dict(state)
     return float_model.train(model.training)
+
+
+def binarized_float_deit(model: QuantDeiT) -> DeiT:
+    """The W1A32 network as a plain DeiT (`fake_quant_float_deit` of a vaqf model)."""
+    return fake_quant_float_deit(model)
+
+
+def latent_float_deit(model: QuantDeiT) -> DeiT:
+    """A float DeiT with the latent (unquantized) weights the QuantDeiT trains."""
+    float_model = DeiT(model.cfg)
+    float_model.load_state_dict({k: v for k, v in model.state_dict().items() if not _is_quantizer_key(k)})
+    return float_model.train(model.training)
+
+
+def export_float_deit(model: DeiT | QuantDeiT) -> DeiT:
+    """The float DeiT whose weights the compiler imports and quantizes again.
+
+    vaqf: the binarized weights (binarizing W_b again gives W_b). mixed: the
+    LATENT weights: the compiler's assign-pot-rows and codes, applied to
+    them, give exactly the W_q training used; W_q itself would not do, since
+    every PoT or fixed-point-exact row has PoT error 0 and the rule's ties
+    could move rows between the engines. A float DeiT is returned as is.
+    """
+    if not isinstance(model, QuantDeiT):
+        return model
+    return latent_float_deit(model) if model.scheme == "mixed" else fake_quant_float_deit(model)
 
 
 def _scale(q: ActQuant) -> float | None:
@@ -155,9 +242,11 @@ def quant_spec(model: QuantDeiT) -> dict[str, dict]:
     """The quantization parameters per encoder linear and per attention, as plain values.
 
     Keys are the module paths of the float DeiT. A linear entry:
-    `{"kind": "linear", "wbits": 1, "weight_scale": "per-output-channel mean|W|",
-    "abits", "input_scale", "input_signed", "output_scales"}` where
-    `output_scales` is `[q, k, v]` for qkv, else None. An attention entry
+    `{"kind": "linear", "scheme": "vaqf" | "mixed", "wbits": 1 (vaqf) or k,
+    "pot_ratio": None (vaqf) or r, "weight_scale": "per-output-channel mean|W|"
+    (vaqf) or "per-output-channel max|W|" (mixed), "abits", "input_scale",
+    "input_signed", "output_scales"}` where `output_scales` is `[q, k, v]` for
+    qkv, else None. An attention entry
     (`blocks.N.attn`): `{"kind": "attention", "abits", "heads", "head_dim",
     "score_scale" (1/sqrt(head_dim), applied in float to Q K^T), "q_scale",
     "k_scale", "v_scale", "prob_bits", "prob_scale" (1/(2^bits-1), fixed),
@@ -169,8 +258,10 @@ def quant_spec(model: QuantDeiT) -> dict[str, dict]:
     def linear(quant: ActQuant, outputs: list[float | None] | None = None) -> dict:
         return {
             "kind": "linear",
-            "wbits": 1,
-            "weight_scale": "per-output-channel mean|W|",
+            "scheme": model.scheme,
+            "wbits": model.wbits,
+            "pot_ratio": model.pot_ratio,
+            "weight_scale": "per-output-channel " + ("max|W|" if model.scheme == "mixed" else "mean|W|"),
             "abits": abits,
             "input_scale": _scale(quant),
             "input_signed": quant.signed,

@@ -1,4 +1,4 @@
-"""Fake quantizers with straight-through estimators: binary weights, k-bit activations.
+"""Fake quantizers with straight-through estimators: binary or mixed weights, k-bit activations.
 
 These are the training-time ("fake-quant") semantics the compiler's integer
 path reproduces bit for bit, so they are a contract:
@@ -12,6 +12,20 @@ alpha is per output channel because the hardware accumulates the +-1 products
 of one output and multiplies the sum by alpha_j once, after the accumulation,
 so a per-channel scale costs nothing. Gradients: the straight-through
 estimator d s(w)/dw = 1 if |w| <= 1 else 0; alpha stays differentiable.
+
+Mixed-scheme weights (`mixed_weight(w, bits, ratio)`, encoder linears, scheme
+"mixed"; ours, after Auto-ViT-Acc)::
+
+    W_q = mixed.mixed_values(W, bits, ratio)     (vaqf_compiler/mixed.py, numpy)
+
+computed on the detached weights in float64, the row split recomputed by the
+rule at every forward, so the trained weights give exactly the split and
+codes the compiler recomputes from them. `fixed_weight` (ratio 0: every row
+k-bit fixed point) and `pot_weight` (ratio 1: every row k-bit power of two)
+are the special cases. Gradient: straight through, dW_q/dW = 1 everywhere.
+No clipping: the row scale is the row's max |W| (fixed: max / (2^(k-1)-1)
+per code; PoT: the largest level is max |W|), so no weight ever lies outside
+the quantizer's range, and the binary STE's |w| <= 1 window has no analogue.
 
 Activations (`ActQuant(bits, signed)`, bits in 1..16, or None = float)::
 
@@ -39,6 +53,8 @@ import math
 
 import torch
 from torch import nn
+
+from vaqf_compiler import mixed
 
 MIN_BITS, MAX_BITS = 1, 16
 
@@ -124,6 +140,41 @@ def weight_alpha(w: torch.Tensor) -> torch.Tensor:
 def binarize_weight(w: torch.Tensor) -> torch.Tensor:
     """W_b = alpha_j * s(W[j, :]) for a linear weight [out, in]."""
     return weight_alpha(w) * sign_ste(w)
+
+
+class _MixedSTE(torch.autograd.Function):
+    """mixed.mixed_values(W, bits, ratio) on the detached float64 weights; backward: identity."""
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, bits: int, ratio: float) -> torch.Tensor:
+        values = mixed.mixed_values(w.detach().to("cpu", torch.float64).numpy(), bits, ratio)
+        return torch.from_numpy(values).to(device=w.device, dtype=w.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        return grad, None, None
+
+
+def mixed_weight(w: torch.Tensor, bits: int, ratio: float) -> torch.Tensor:
+    """W_q: the mixed-scheme fake-quant weight [out, in] at PoT ratio `ratio`; straight-through gradient."""
+    mixed.check_weight_bits(bits)
+    mixed.check_ratio(ratio)
+    return _MixedSTE.apply(w, bits, float(ratio))
+
+
+def fixed_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
+    """k-bit symmetric fixed-point weights, per-row step max|W| / (2^(k-1) - 1) (mixed at ratio 0)."""
+    return mixed_weight(w, bits, 0.0)
+
+
+def pot_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
+    """k-bit power-of-two weights ±2^-e · max|W| or 0 per row (mixed at ratio 1)."""
+    return mixed_weight(w, bits, 1.0)
+
+
+def pot_row_mask(w: torch.Tensor, bits: int, ratio: float) -> torch.Tensor:
+    """The rule's row split of `w` as a bool tensor [out] (True: PoT row), on the CPU."""
+    return torch.from_numpy(mixed.assign_pot_rows(w.detach().to("cpu", torch.float64).numpy(), bits, ratio))
 
 
 def round_half_up(v: torch.Tensor) -> torch.Tensor:
