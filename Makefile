@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all lit unit clean
+.PHONY: demo test test-all lit unit fuzz clean
 
 $(STAMP): pyproject.toml
 	@echo "==> setting up $(VENV) with $(PYTHON) (pinned dependencies, first run takes ~2 minutes)"
@@ -33,6 +33,12 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/lit -sv test/filecheck
 	$(BIN)/pytest -q
+
+# Mutation fuzzing of vaqf-opt (vaqf_compiler/fuzz.py): `make fuzz COUNT=20000 SEED=1`.
+COUNT ?= 20000
+SEED  ?= 1
+fuzz: $(STAMP)
+	$(BIN)/python -m vaqf_compiler.fuzz --count $(COUNT) --seed $(SEED)
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache

@@ -42,8 +42,8 @@ def _load(value: SSAValue) -> accel.LoadOp:
 
 class LowerVitOp(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not isinstance(op, vit.VitOp):
-            return
+        if not isinstance(op, vit.VitOp) or isinstance(op, tuple(accel.MIRRORED)):
+            return  # not vit, or already lowered (accel's mirrored ops derive from vit's)
         if isinstance(op, vit.PatchEmbedOp):
             raise VaqfError("lower-to-accel: run fold-patch-embed first (the conv is not an FC yet)", where=describe(op))
         if op.out is None or op.place is None:

@@ -21,6 +21,8 @@ from xdsl.passes import ModulePass
 from vaqf_compiler.dataflow import crossings, dataflow_graph, model_function
 from vaqf_compiler.dialects import vit
 from vaqf_compiler.dialects.vit import Placement, PlaceAttr
+from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.ir import describe
 
 ON_ACCEL = (
     vit.PatchEmbedOp,
@@ -49,8 +51,9 @@ class PartitionHostAccelPass(ModulePass):
             return Placement.ACCEL if movable[type(op)] else Placement.HOST
         if isinstance(op, ON_ACCEL):
             return Placement.ACCEL
-        assert isinstance(op, ON_HOST), op.name
-        return Placement.HOST
+        if isinstance(op, ON_HOST):
+            return Placement.HOST
+        raise VaqfError(f"{self.name}: cannot place '{op.name}'; run it on vit IR, before lower-to-accel", where=describe(op))
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         fn = model_function(op, self.name)

@@ -50,4 +50,11 @@ def model_function(module: ModuleOp, pass_name: str) -> func.FuncOp | None:
     fns = functions(module)
     if len(fns) > 1:
         raise VaqfError(f"{pass_name}: expected one func.func (the model), found {len(fns)}")
+    if fns and len(fns[0].body.blocks) != 1:
+        from vaqf_compiler.ir import describe
+
+        raise VaqfError(
+            f"{pass_name}: the model function must have a body of one block, it has {len(fns[0].body.blocks)}",
+            where=describe(fns[0]),
+        )
     return fns[0] if fns else None

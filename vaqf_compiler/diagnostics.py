@@ -25,13 +25,13 @@ from pathlib import Path
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation
+from xdsl.ir import Block, BlockArgument, Operation, OpResult
 from xdsl.traits import NoTerminator
-from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 from xdsl.utils.lexer import Span
 
 from vaqf_compiler.errors import VaqfError
-from vaqf_compiler.ir import LocatingParser, location_of
+from vaqf_compiler.ir import LocatingParser, SourceLoc, location_of, set_location
 from vaqf_compiler.registry import make_registry_context
 
 MAX_MESSAGE_CHARS = 1000
@@ -85,8 +85,12 @@ class DiagnosticError(VaqfError):
 _LOC_PREFIX = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+)(?::\s*(?P<rest>.*))?$", re.S)
 
 
-def diagnostic_from_vaqf_error(err: VaqfError, filename: str) -> Diagnostic:
-    """Turn a `VaqfError` (e.g. raised by a pass with `where=describe(op)`) into a Diagnostic."""
+def diagnostic_from_vaqf_error(err: VaqfError, filename: str, fallback: SourceLoc | None = None) -> Diagnostic:
+    """Turn a `VaqfError` (e.g. raised by a pass with `where=describe(op)`) into a Diagnostic.
+
+    An error that names no place (a module-wide complaint of a pass) is put at
+    `fallback` when given, e.g. where the module began.
+    """
     if isinstance(err, DiagnosticError):
         return err.diagnostic
     where = err.where
@@ -95,6 +99,8 @@ def diagnostic_from_vaqf_error(err: VaqfError, filename: str) -> Diagnostic:
         message = f"{rest} {err.message}" if rest else err.message
         return Diagnostic(m.group("file"), int(m.group("line")), int(m.group("col")), message)
     message = f"{where}: {err.message}" if where else err.message
+    if fallback is not None:
+        return Diagnostic(fallback.file, fallback.line, fallback.column, message)
     return Diagnostic(filename, None, None, message)
 
 
@@ -135,6 +141,7 @@ _STRING_BODY = re.compile(r'(?:[^"\\\n\v\f]|\\(?:["nt\\]|[0-9A-Fa-f]{2}))*')
 _DENSE_TYPE = re.compile(r"\s*[:=]\s*(?:tensor|vector)\s*<\s*((?:\d{1,30}\s*x\s*)+)")
 
 
+_ZERO_WIDTH_ARRAY = re.compile(r"\s*[su]?i0\b")
 _TYPE_ALIAS = re.compile(r"^[ \t]*!([A-Za-z_][\w$.-]*)[ \t]*(?==)", re.M)
 _DENSE_ALIAS = re.compile(r"\s*:\s*!([A-Za-z_][\w$.-]*)")
 
@@ -206,6 +213,9 @@ def check_input_limits(
                 raise fail(m.start(), f"nesting deeper than {limits.max_depth} levels of brackets or regions")
             if len(tok) > 1:
                 literals.append((depth, m.start(), tok.startswith("dense<")))
+                if tok == "array<" and _ZERO_WIDTH_ARRAY.match(text, m.end()):
+                    # xDSL's DenseArrayBase verifier divides by the element width.
+                    raise fail(m.start(), "a dense array's elements must be at least 1 bit wide (got array<i0>)")
             continue
         if literals and literals[-1][0] == depth:
             _, start, is_dense = literals.pop()
@@ -315,7 +325,9 @@ def parse_source(
     """
     check_input_limits(text, filename, limits, line_offset)
     if _is_blank(text):
-        return ModuleOp([])  # like mlir-opt; xDSL's parser refuses empty input
+        module = ModuleOp([])  # like mlir-opt; xDSL's parser refuses empty input
+        set_location(module, SourceLoc(filename, 1 + line_offset, 1))
+        return module
     # Ops record lines of the whole file (LocatingParser's line_offset); xDSL's own
     # spans (parse errors) count from the chunk, so those get `shift` added.
     shift = line_offset
@@ -375,20 +387,61 @@ def op_diagnostic(op: Operation, message: str, filename: str, severity: str = "e
 
 def _verify_blocks(op: Operation) -> None:
     """The block checks `Region.verify` would make, which `verify_nested_ops=False` skips."""
-    from xdsl.utils.exceptions import VerifyException
-
     for region in op.regions:
         for block in region.blocks:
             if block.first_op is None and len(region.blocks) == 1 and not op.has_trait(NoTerminator):
                 raise VerifyException("contains an empty block in a single-block region that expects a terminator")
 
 
+class _Dominance:
+    """SSA dominance within single blocks, which xDSL's verifier does not check.
+
+    `%a = vit.gelu %a` or a use above its definition parses in xDSL; mlir-opt
+    rejects it ("operand does not dominate this use") and so do we. Uses across
+    blocks of one region are left alone (no branch ops are registered).
+    """
+
+    def __init__(self) -> None:
+        self.index: dict[Block, dict[Operation, int]] = {}
+
+    def _pos(self, op: Operation) -> int:
+        block = op.parent_block()
+        assert block is not None
+        if block not in self.index:
+            self.index[block] = {o: i for i, o in enumerate(block.ops)}
+        return self.index[block][op]
+
+    def check(self, op: Operation) -> None:
+        for i, operand in enumerate(op.operands):
+            if isinstance(operand, OpResult):
+                def_block = operand.op.parent_block()
+            elif isinstance(operand, BlockArgument):
+                def_block = operand.block
+            else:
+                continue
+            if def_block is None or isinstance(def_block.parent_op(), ModuleOp):
+                continue  # detached, or a graph region (the module body)
+            user: Operation | None = op
+            while user is not None and user.parent_block() is not def_block:
+                if user.parent_region() is def_block.parent:
+                    break  # another block of the defining region: not ours to judge
+                user = user.parent_op()
+            if user is None:
+                raise VerifyException(f"operand #{i} is used outside the region that defines it")
+            if user.parent_block() is not def_block or isinstance(operand, BlockArgument):
+                continue
+            if self._pos(operand.op) >= self._pos(user):
+                raise VerifyException(f"operand #{i} does not dominate this use (it is defined at or after it)")
+
+
 def verify_module(root: Operation, filename: str) -> None:
     """Verify `root` and everything nested, op by op; raise `DiagnosticError` at the first failure."""
+    dominance = _Dominance()
     for op in root.walk():
         try:
             op.verify(verify_nested_ops=False)
             _verify_blocks(op)
+            dominance.check(op)
         except (Exception, RecursionError) as e:
             if isinstance(e, DiagnosticException):
                 message = str(e)

@@ -62,6 +62,21 @@ class LocatingParser(Parser):
         _LOCATIONS[op] = SourceLoc(self._name, line + self._line_offset, pos - self._line_starts[line - 1] + 1)
         return op
 
+    def parse_module(self, allow_implicit_module: bool = True) -> ModuleOp:
+        module = super().parse_module(allow_implicit_module)
+        if module not in _LOCATIONS:
+            # An implicit module (top-level ops without `builtin.module`) is where its
+            # first op is, so a module-wide error (from a pass) still names a line.
+            first = module.body.block.first_op
+            loc = _LOCATIONS.get(first) if first is not None else None
+            _LOCATIONS[module] = loc or SourceLoc(self._name, 1 + self._line_offset, 1)
+        return module
+
+
+def set_location(op: Operation, loc: SourceLoc) -> None:
+    """Record where `op` is (for ops not made by a LocatingParser, e.g. an empty input's module)."""
+    _LOCATIONS[op] = loc
+
 
 def location_of(op: Operation) -> SourceLoc | None:
     """Where `op` was parsed from, or None for ops built in memory."""

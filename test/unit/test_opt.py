@@ -295,11 +295,11 @@ def test_pass_options_are_parsed(capsys, tmp_path, test_passes):
 @pytest.mark.parametrize(
     ("how", "expected"),
     [
-        ("pass-failed", ": error: pass 'test-failing' failed: cannot do it"),
+        ("pass-failed", ":1:1: error: pass 'test-failing' failed: cannot do it"),
         ("vaqf-error", ":2:3: error: 'vit.gelu' unsupported here"),
         ("break-ir", ":1:1: error: 'vit.gelu' vit.gelu result type must equal its input type"),
-        ("crash", ": error: internal error in pass 'test-failing' (KeyError): 'bug in a pass'"),
-        ("recursion", ": error: pass 'test-failing' failed: IR nested too deeply"),
+        ("crash", ":1:1: error: internal error in pass 'test-failing' (KeyError): 'bug in a pass'"),
+        ("recursion", ":1:1: error: pass 'test-failing' failed: IR nested too deeply"),
     ],
 )
 def test_failing_pass_gives_one_line(capsys, tmp_path, test_passes, how, expected):

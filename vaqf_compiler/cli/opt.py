@@ -197,7 +197,7 @@ class Options:
 
 def _pass_diagnostic(p: ModulePass, err: BaseException, module: ModuleOp, filename: str) -> Diagnostic:
     if isinstance(err, VaqfError):
-        return diagnostic_from_vaqf_error(err, filename)
+        return diagnostic_from_vaqf_error(err, filename, location_of(module))
     if isinstance(err, DiagnosticException):
         message = f"pass '{p.name}' failed: {err}"
     elif isinstance(err, RecursionError):

@@ -34,7 +34,7 @@
 // NOTARGET: vaqf-opt: error: invalid options for pass 'assign-tiling': assign-tiling: target-fps must be a number > 0, got 0.0
 // NEGATIVE: vaqf-opt: error: invalid options for pass 'assign-tiling': assign-tiling: target-fps must be a number > 0, got -3
 // CEILING: vaqf-opt: error: invalid options for pass 'assign-tiling': assign-tiling: lut-ceiling must be a fraction in (0, 1], got 1.5
-// UNQUANTIZED: tiny_vit.mlir: error: assign-tiling: the model has no quantizable layers (no engine layer with binary weights); lower it with vaqf-pipeline{wbits=1 abits=...}
+// UNQUANTIZED: tiny_vit.mlir:2:1: error: assign-tiling: the model has no quantizable layers
 // UNQUANTIZED-NOT: Traceback
 // UNLOWERED: tiny_vit.mlir:3:3: error: 'vit.patch_embed' the module is not lowered to the accel dialect; run vaqf-pipeline first
-// UNREACHABLE: tiny_vit.mlir: error: assign-tiling: with 8-bit activations the best design on zcu102 reaches {{[0-9.]+}} FPS, below the target 1e+09 FPS; target 1e+09 FPS is above what zcu102 can reach: the best is {{[0-9.]+}} FPS with 1-bit activations
+// UNREACHABLE: tiny_vit.mlir:2:1: error: assign-tiling: with 8-bit activations the best design on zcu102 reaches {{[0-9.]+}} FPS, below the target 1e+09 FPS; target 1e+09 FPS is above what zcu102 can reach: the best is {{[0-9.]+}} FPS with 1-bit activations
