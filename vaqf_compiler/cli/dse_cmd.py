@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from xdsl.dialects.builtin import ModuleOp
 from vaqf_compiler.cost.boards import builtin_boards, load_board
 from vaqf_compiler.cost.workload import Workload, extract_workload
 from vaqf_compiler.diagnostics import read_ir_file
-from vaqf_compiler.dse.report import design_text, report_json, table
+from vaqf_compiler.dse.mixed import DEFAULT_WBITS, MixedSearcher, mixed_workload, ratio_grid
+from vaqf_compiler.dse.report import comparison, design_text, report_json, table
 from vaqf_compiler.dse.search import (
     Choice,
     Options,
@@ -25,6 +27,7 @@ from vaqf_compiler.dse.search import (
 )
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_text_atomically
+from vaqf_compiler.mixed import MAX_WEIGHT_BITS, MIN_WEIGHT_BITS
 from vaqf_compiler.models.deit import BUILTIN_CONFIGS
 from vaqf_compiler.registry import make_registry_context
 
@@ -34,7 +37,13 @@ precision from 1 to 16 bits (binary weights), the fastest accelerator that
 fits the board within the utilisation ceilings, as predicted by the cost
 model (docs/cost-model.md); then, for each target frame rate, the highest
 precision that meets it (one target: the paper's binary search; several:
-every precision is evaluated)."""
+every precision is evaluated).
+
+--scheme mixed (ours, after Auto-ViT-Acc): k-bit weights (--wbits, default 4),
+fixed-point rows on the DSP array and power-of-two rows on a LUT shift-add
+array at once; the search also chooses the PoT ratio (multiples of 1/16, or
+--pot-ratio R) and the shift-add array's size. --scheme both prints both and
+a comparison per target."""
 
 EPILOG = f"""\
 input:
@@ -53,6 +62,7 @@ examples:
   vaqf dse --builtin deit-base --board zcu102 --target-fps 24
   vaqf dse deit_base.mlir --board zcu102 --target-fps 24 --target-fps 30 --json dse.json
   vaqf dse --builtin deit-base --board kv260 --target-fps 10 --lut-ceiling 0.7 --pack-dsp
+  vaqf dse --builtin deit-base --board zcu102 --target-fps 14 --scheme both
 """
 
 
@@ -78,7 +88,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help=f"share of the board's {what} the design may use (default {default})")
     p.add_argument("--clock-mhz", type=float, default=d.clock_mhz, metavar="MHZ", help=f"accelerator clock (default {d.clock_mhz:g})")
     p.add_argument("--pack-dsp", action="store_true",
-                   help="also report the design where idle DSPs run binary MACs (two per DSP48E2)")
+                   help="also report the design where DSPs do two MACs each (idle DSPs run binary MACs; "
+                        "mixed: two fixed-point rows per DSP48E2)")
+    p.add_argument("--scheme", choices=("vaqf", "mixed", "both"), default="vaqf",
+                   help="weight scheme: vaqf (binary weights, default), mixed (fixed-point + power-of-two rows), both")
+    p.add_argument("--wbits", type=int, metavar="K",
+                   help=f"mixed scheme: weight bits, {MIN_WEIGHT_BITS}..{MAX_WEIGHT_BITS} (default {DEFAULT_WBITS})")
+    p.add_argument("--pot-ratio", type=float, metavar="R",
+                   help="mixed scheme: fix the power-of-two ratio in [0, 1] instead of searching it")
     p.set_defaults(func=run)
 
 
@@ -110,14 +127,24 @@ def load_workload(args: argparse.Namespace) -> Workload:
     return extract_workload(lower(read_ir_file(args.model)), args.model.stem)
 
 
-def run(args: argparse.Namespace) -> int:
-    # Cheap checks first: a typo should not wait for the model to load.
-    board = load_board(args.board)
-    opts = Options(args.dsp_ceiling, args.lut_ceiling, args.bram_ceiling, args.clock_mhz, False)
-    targets = [check_target(t) for t in args.target_fps]
-    workload = load_workload(args)
-    searcher = Searcher(workload, board, opts)
+def _check_mixed_args(args: argparse.Namespace) -> None:
+    if args.scheme == "vaqf" and (args.wbits is not None or args.pot_ratio is not None):
+        raise VaqfError("--wbits and --pot-ratio are options of --scheme mixed (or both)")
+    if args.wbits is not None and not MIN_WEIGHT_BITS <= args.wbits <= MAX_WEIGHT_BITS:
+        raise VaqfError(f"--wbits must be in {MIN_WEIGHT_BITS}..{MAX_WEIGHT_BITS} for mixed weights, got {args.wbits}")
+    if args.pot_ratio is not None and not 0.0 <= args.pot_ratio <= 1.0:
+        raise VaqfError(f"--pot-ratio must be in [0, 1], got {args.pot_ratio:g}")
 
+
+def _searcher(scheme: str, workload: Workload, board, opts: Options, args: argparse.Namespace):
+    if scheme == "vaqf":
+        return Searcher(workload.as_binary() if workload.has_mixed else workload, board, opts)
+    ratios = (args.pot_ratio,) if args.pot_ratio is not None else None
+    return MixedSearcher(workload, board, opts, wbits=args.wbits, ratios=ratios)
+
+
+def _section(searcher, targets: list[float], pack_dsp: bool, args: argparse.Namespace) -> dict:
+    """Search one scheme, print its table and choices; returns what the report and the comparison need."""
     start = time.perf_counter()
     results = searcher.table()
     choices: list[Choice] = []
@@ -130,16 +157,27 @@ def run(args: argparse.Namespace) -> int:
             unreachable.append((target, str(e)))
     seconds = time.perf_counter() - start
     tilings = searcher.stats.designs
+    mixed = getattr(searcher, "scheme", "vaqf") == "mixed"
     packed: list[tuple[Choice, PrecisionResult]] = []
-    if args.pack_dsp:
-        packed = [(c, searcher.best(c.bits, pack_dsp=True)) for c in choices]  # a separate design point
+    if pack_dsp:
+        if mixed:
+            twin = MixedSearcher(searcher.workload, searcher.board, replace(searcher.opts, pack_dsp=True),
+                                 searcher.calib, searcher.hw, ratios=searcher.ratios)
+            packed = [(c, twin.best(c.bits)) for c in choices]
+        else:
+            packed = [(c, searcher.best(c.bits, pack_dsp=True)) for c in choices]  # a separate design point
 
-    b = searcher.budget
-    print(
-        f"{workload.name} on {board.name} ({board.description or board.part}) at {opts.clock_mhz:g} MHz; "
-        f"budget {b.dsp} DSP, {b.lut:.0f} LUT, {b.bram18 / 2:g} BRAM36 "
-        f"(ceilings {opts.dsp_ceiling:g}/{opts.lut_ceiling:g}/{opts.bram_ceiling:g})"
-    )
+    if mixed:
+        if searcher.rows_fixed:
+            how = "the row split the IR fixes"
+        elif len(searcher.ratios) == 1:
+            how = f"PoT ratio fixed at {searcher.ratios[0]:g}"
+        else:
+            how = f"PoT ratio searched over {len(searcher.ratios)} values, 0..1 in steps of {searcher.ratios[1]:g}"
+        print(f"mixed scheme (ours): {searcher.wbits}-bit weights, fixed-point rows on DSPs beside "
+              f"power-of-two rows on LUT shift-add units; {how}")
+    else:
+        print("vaqf scheme: binary weights")
     print(table(searcher, results, choices))
     for c in choices:
         how = (f"binary search evaluated {', '.join(map(str, c.evaluated))} bits" if len(targets) == 1
@@ -147,19 +185,63 @@ def run(args: argparse.Namespace) -> int:
         print(f"target {c.target:g} FPS: {c.bits}-bit activations, {c.result.fps:.2f} FPS ({how}); "
               f"{design_text(c.result.estimate)}")
     for c, p in packed:
-        if p.estimate is not None and p.estimate.design.pack_dsp:
+        if p.estimate is not None and p.estimate.design.pack_dsp and p.fps > c.result.fps:
             gain = 100 * (p.fps / c.result.fps - 1)
             print(f"  with --pack-dsp: {p.fps:.2f} FPS ({gain:+.1f}%); {design_text(p.estimate)}")
         else:
-            print(f"  with --pack-dsp: no gain at {c.bits} bits (idle DSPs do not help this design)")
+            print(f"  with --pack-dsp: no gain at {c.bits} bits (packing does not help this design)")
     print(f"search: {len(results)} precisions, {tilings} tilings in {seconds:.3f} s")
+    report = report_json(searcher, results, choices, unreachable, packed, seconds)
+    return {"searcher": searcher, "choices": choices, "unreachable": unreachable, "report": report}
+
+
+def run(args: argparse.Namespace) -> int:
+    # Cheap checks first: a typo should not wait for the model to load.
+    board = load_board(args.board)
+    opts = Options(args.dsp_ceiling, args.lut_ceiling, args.bram_ceiling, args.clock_mhz, False)
+    targets = [check_target(t) for t in args.target_fps]
+    _check_mixed_args(args)
+    schemes = ["vaqf", "mixed"] if args.scheme == "both" else [args.scheme]
+    workload = load_workload(args)
+    searchers = [_searcher(scheme, workload, board, opts, args) for scheme in schemes]
+
+    b = searchers[0].budget
+    print(
+        f"{workload.name.removesuffix(' (mixed)')} on {board.name} ({board.description or board.part}) at "
+        f"{opts.clock_mhz:g} MHz; budget {b.dsp} DSP, {b.lut:.0f} LUT, {b.bram18 / 2:g} BRAM36 "
+        f"(ceilings {opts.dsp_ceiling:g}/{opts.lut_ceiling:g}/{opts.bram_ceiling:g})"
+    )
+    sections = {}
+    for scheme, searcher in zip(schemes, searchers):
+        if len(schemes) > 1:
+            print()
+        sections[scheme] = _section(searcher, targets, args.pack_dsp, args)
+    compared = []
+    if len(schemes) > 1:
+        for target in targets:
+            rows = []
+            for scheme in schemes:
+                sec = sections[scheme]
+                choice = next((c for c in sec["choices"] if c.target == target), None)
+                err = next((m for t, m in sec["unreachable"] if t == target), "")
+                rows.append((scheme, sec["searcher"], choice, err))
+            print(f"\ncomparison at {target:g} FPS (predicted by our cost model):")
+            print(comparison(rows))
+            compared.append({"target_fps": target, **{
+                scheme: ({"bits": c.bits, "fps": c.result.fps} if c is not None else {"error": err})
+                for scheme, _, c, err in rows}})
     if args.json is not None:
-        report = report_json(searcher, results, choices, unreachable, packed, seconds)
+        if len(schemes) == 1:
+            report = sections[schemes[0]]["report"]
+        else:
+            report = {"scheme": "both", **{s: sections[s]["report"] for s in schemes}, "comparison": compared}
         try:
             write_text_atomically(args.json, json.dumps(report, indent=2) + "\n")
         except OSError as e:
             raise VaqfError(f"cannot write {args.json}: {e}") from None
         print(f"report written to {args.json}")
-    if unreachable:
-        raise VaqfError(unreachable[0][1])
+    for scheme in schemes:
+        if sections[scheme]["unreachable"]:
+            msg = sections[scheme]["unreachable"][0][1]
+            raise VaqfError(f"{scheme} scheme: {msg}" if len(schemes) > 1 else msg)
     return 0

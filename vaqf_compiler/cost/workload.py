@@ -186,6 +186,11 @@ class Workload:
         name = self.name.removesuffix(" (mixed)") + " (mixed)"
         return Workload(_merge(engine), self.stream, self.host_ops, name)
 
+    def as_binary(self) -> Workload:
+        """The same model in the VAQF scheme: every mixed-weight layer gets binary weights."""
+        engine = tuple((replace(lay, w=BINARY, pot_rows=None) if lay.mixed else lay, n) for lay, n in self.engine)
+        return Workload(_merge(engine), self.stream, self.host_ops, self.name.removesuffix(" (mixed)"))
+
 
 def _merge(items) -> tuple:
     counts: Counter = Counter()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from vaqf_compiler.cost.calibration import DEFAULT_CALIBRATION
 from vaqf_compiler.cost.model import (
     Calibration,
     Design,
+    Estimate,
     Hardware,
     _mixed_layer,
     dsp_array_use,
@@ -256,3 +258,46 @@ class MixedSearcher:
                                     pot_tm=int(pot_tm[i]), pot_ratio=r)
                     best = (key, design)
         return best[1] if best else None
+
+
+@dataclass(frozen=True)
+class MixedPlan:
+    """What the compile driver needs to build a mixed-scheme accelerator for a target frame rate."""
+
+    wbits: int  # weight bits (both row kinds)
+    bits: int  # activation bits: the highest that meets the target (the VAQF rule)
+    pot_ratio: float  # the PoT ratio to give assign-pot-rows / vaqf-pipeline{pot-ratio=...}
+    estimate: Estimate  # the predicted design (tm, tn, nh, pot_tm; FPS, DSP, LUT, BRAM)
+    evaluated: tuple[int, ...]  # activation precisions the search evaluated
+
+    def pipeline_options(self) -> dict[str, object]:
+        """Keyword arguments of VaqfPipelinePass that lower the model as planned."""
+        return {"scheme": "mixed", "wbits": self.wbits, "abits": self.bits, "pot_ratio": self.pot_ratio}
+
+
+def plan_mixed(workload: Workload, board: Board, target_fps: float, opts: Options = Options(), *,
+               wbits: int | None = None, ratios: tuple[float, ...] | None = None, bits: int | None = None,
+               calib: Calibration = DEFAULT_CALIBRATION) -> MixedPlan:
+    """Activation bits, PoT ratio and tiling of the mixed scheme for `target_fps` on `board`.
+
+    `workload`: a lowered module's (`extract_workload`), VAQF- or mixed-lowered. `bits`: a fixed
+    activation precision (a checkpoint's) instead of the binary search. One-line `VaqfError` when the
+    target cannot be met. Lower the model with `VaqfPipelinePass(**plan.pipeline_options())`, then
+    `assign-tiling` finds the same design for the rows the rule gives at `plan.pot_ratio` (tested).
+    """
+    from vaqf_compiler.dse.search import check_target, choose_precision
+
+    target = check_target(target_fps)
+    searcher = MixedSearcher(workload, board, opts, calib, wbits=wbits, ratios=ratios)
+    if bits is not None:
+        result, evaluated = searcher.best(bits), (bits,)
+        if result.fps < target:
+            raise VaqfError(f"mixed scheme: {bits}-bit activations reach {result.fps:.1f} FPS on {board.name}, "
+                            f"below the target {target:g} FPS")
+    else:
+        choice = choose_precision(searcher, target)
+        result, evaluated = choice.result, choice.evaluated
+    assert result.estimate is not None
+    ratio = effective_ratio(searcher.workload, result.estimate.design) if searcher.rows_fixed \
+        else result.estimate.design.pot_ratio
+    return MixedPlan(searcher.wbits, result.bits, ratio, result.estimate, tuple(evaluated))

@@ -11,8 +11,13 @@ from vaqf_compiler.dse.search import Choice, PrecisionResult, Searcher
 
 
 def design_text(est: Estimate) -> str:
-    """`16b 100x16 | bin 336x16 | nh 1 | G 8 | 2 ports` (+ idle-DSP lanes when packed)."""
+    """`16b 100x16 | bin 336x16 | nh 1 | G 8 | 2 ports` (+ idle-DSP lanes when packed);
+    mixed designs: `dsp 124x16 | pot 56x16 | r 0.3125 | nh 1 | 2 ports`."""
     d = est.design
+    if any(layer.array == "dsp+pot" for layer in est.layers):
+        packed = " (2 rows/DSP)" if d.pack_dsp else ""
+        return (f"dsp {d.tm}x{d.tn}{packed} | pot {d.pot_tm}x{d.tn} | r {d.pot_ratio:g} | nh {d.nh} | "
+                f"{d.ports} ports")
     parts = [f"16b {d.tm}x{d.tn}"]
     if d.tm_q:
         lanes = int(binary_lanes(d.bits, d.tm_q, d.tn_q, d.tm * d.tn, d.pack_dsp))
@@ -21,6 +26,26 @@ def design_text(est: Estimate) -> str:
     parts.append(f"nh {d.nh}")
     parts.append(f"{d.ports} ports")
     return " | ".join(parts)
+
+
+def scheme_label(searcher: Searcher, bits: int) -> str:
+    """`W1A8` (VAQF) or `W4A8 mixed`."""
+    wbits = getattr(searcher, "wbits", None)
+    return f"W{wbits}A{bits} mixed" if getattr(searcher, "scheme", "vaqf") == "mixed" else f"W1A{bits}"
+
+
+def comparison(rows: list[tuple[str, Searcher, Choice | None, str]]) -> str:
+    """One row per scheme for one target: the chosen precision, FPS and resources (or why none)."""
+    head = f"{'scheme':<7} {'weights/acts':<12} {'FPS':>7} {'DSP':>5} {'kLUT':>6} {'BRAM36':>7}  design"
+    lines = [head, "-" * len(head)]
+    for scheme, searcher, choice, err in rows:
+        if choice is None or choice.result.estimate is None:
+            lines.append(f"{scheme:<7} {'-':<12} {'-':>7} {'-':>5} {'-':>6} {'-':>7}  {err}")
+            continue
+        e = choice.result.estimate
+        lines.append(f"{scheme:<7} {scheme_label(searcher, choice.bits).removesuffix(' mixed'):<12} {e.fps:>7.2f} "
+                     f"{e.dsp:>5} {e.lut / 1000:>6.1f} {e.bram36:>7.1f}  {design_text(e)}")
+    return "\n".join(lines)
 
 
 def _pct(used: float, total: float) -> str:
@@ -68,7 +93,13 @@ def report_json(searcher: Searcher, results: list[PrecisionResult], choices: lis
                 unreachable: list[tuple[float, str]], packed: list[tuple[Choice, PrecisionResult]],
                 seconds: float) -> dict[str, Any]:
     b, o = searcher.board, searcher.opts
+    scheme = getattr(searcher, "scheme", "vaqf")
+    extra: dict[str, Any] = {}
+    if scheme == "mixed":
+        extra = {"wbits": searcher.wbits, "pot_ratios": list(searcher.ratios), "rows_fixed_by_ir": searcher.rows_fixed}
     return {
+        "scheme": scheme,
+        **extra,
         "model": searcher.workload.name,
         "board": asdict(b),
         "options": asdict(o),
@@ -85,5 +116,6 @@ def report_json(searcher: Searcher, results: list[PrecisionResult], choices: lis
              **(estimate_json(p.estimate) or {})}
             for c, p in packed
         ],
-        "search": {"seconds": seconds, "tilings_evaluated": searcher.stats.designs},
+        "search": {"seconds": seconds, "tilings_evaluated": searcher.stats.designs,
+                   **({"grid_step": searcher.stats.grid_step} if scheme == "mixed" else {})},
     }
