@@ -115,6 +115,9 @@ def _(op: accel.EngineOp, e: Emitter) -> None:
         fields += [("w", e.t(op.rhs)), ("m", f"{p.scalar(op, 'm')}LL"), ("o", f"{p.scalar(op, 'o')}LL")]
     else:
         fields += [("w", e.c(op, "weight")), ("mult", e.c(op, "mult")), ("offset", e.c(op, "offset"))]
+        if op.quant.mixed:  # fixed rows in w, power-of-two rows in wp, results put back by the row table
+            fields += [("mixed", 1), ("n_pot", p.scalar(op, "n_pot")), ("wp", e.c(op, "weight_pot")),
+                       ("rows", e.c(op, "rows"))]
     fields += [("y", e.t(op.result)), ("shift", p.scalar(op, "shift")), ("y_lo", lo), ("y_hi", hi),
                ("y_sign", sign)]
     e.kernel_call(op, _title(op), fields)

@@ -3,8 +3,9 @@
 `emit_kernel(program)` returns {relative path: text} for
 
 - `kernel/vaqf_config.h`: constexpr tile sizes (Tm, Tn, Nh of the 16-bit DSP
-  array, Tm_q, Tn_q of the binary LUT array), packing factors G, buffer depths,
-  operand and accumulator types sized from the IR's formats and bounds;
+  array, Tm_q, Tn_q of the binary LUT array, PoT_tm of the mixed scheme's
+  power-of-two array), packing factors G, buffer depths, operand and accumulator
+  types sized from the IR's formats and bounds;
 - `kernel/vaqf_top.h`, `kernel/vaqf_top.cpp`: the top function with its m_axi
   ports (16-bit stream, packed k-bit stream, weights, results) and s_axilite
   control, dispatching one layer per call to the units the model uses.
@@ -57,6 +58,11 @@ def emit_config(program: Program) -> str:
             if c.has_binary:
                 w.line(f"typedef ap_int<{c.bin_x_bits}> bin_x_t;  // binary array: k-bit input codes")
                 w.line(f"typedef ap_int<{c.bin_acc_bits}> bin_acc_t;  // binary array accumulator")
+            if c.has_pot:
+                w.line(f"constexpr int POT_TM = {t.pot_tm};  // power-of-two array: output channels (inputs: TN)")
+                w.line(f"constexpr int POT_K = {c.pot_bits};  // bits of a power-of-two weight code (sign | exponent)")
+                w.line(f"typedef ap_int<{c.pot_x_bits}> pot_x_t;  // power-of-two array: k-bit input codes")
+                w.line(f"typedef ap_int<{c.pot_acc_bits}> pot_acc_t;  // power-of-two array accumulator")
     w.line()
     w.line(f"typedef ap_uint<{port}> word_t;")
     w.line()
@@ -100,8 +106,16 @@ def emit_top(program: Program) -> str:
     w.line()
     w.line("using namespace vaqf::cfg;")
     w.line()
-    if c.has_dsp:
-        w.comment("16-bit MAC array on DSPs: unquantized FC layers (patch embedding, head) and attention products.")
+    if c.has_dsp and c.has_pot:
+        w.comment("MAC array on DSPs: unquantized FC layers (patch embedding, head), attention products and the\n"
+                  "fixed-point rows of mixed FC layers; beside it the power-of-two array on LUTs (shift-adds) runs\n"
+                  "the mixed layers' power-of-two rows in the same pipelined loop.")
+        w.line("typedef vaqf::Engine<PORT_BITS, TM, TN, NH, MAX_TOKENS, false, dsp_x_t, dsp_x_t, dsp_acc_t, POT_TM, POT_K,"
+               " pot_x_t, pot_acc_t> DspArray;")
+    elif c.has_dsp:
+        w.comment("16-bit MAC array on DSPs: unquantized FC layers (patch embedding, head) and attention products"
+                  + (",\nand mixed FC layers (fixed-point rows; none of them has power-of-two rows)." if program.mixed
+                     else "."))
         w.line("typedef vaqf::Engine<PORT_BITS, TM, TN, NH, MAX_TOKENS, false, dsp_x_t, dsp_x_t, dsp_acc_t> DspArray;")
     if c.has_binary:
         w.comment("Binary MAC array on LUTs: FC layers with 1-bit weights (additions and subtractions).")

@@ -23,8 +23,10 @@ from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp, StringAttr
 from vaqf_compiler.backends.hls.csim import CXXFLAGS, QUIET
 from vaqf_compiler.backends.hls.emit_host import emit_host
 from vaqf_compiler.backends.hls.emit_kernel import emit_kernel
+from vaqf_compiler.backends.hls.overflow import check_program as check_overflow
 from vaqf_compiler.backends.hls.program import Program, build_program, shape3
 from vaqf_compiler.backends.hls.target import HlsOptions
+from vaqf_compiler.dialects import accel
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_tree_atomically
 
@@ -47,6 +49,21 @@ def static_file(folder: str, name: str) -> bytes:
 
 def precision(program: Program) -> str:
     return f"W{program.wbits}A{program.abits}"
+
+
+def _pot_rows(program: Program) -> dict[str, list[int]]:
+    """Per mixed FC layer (by its weight's name): [power-of-two rows, rows]."""
+    out = {}
+    for op in program.ops:
+        if isinstance(op, accel.EngineOp) and not op.is_attention and op.quant.mixed and op.weight is not None:
+            out[op.weight.key] = [program.scalar(op, "n_pot"), int(shape3(op.result)[2])]
+    return out
+
+
+def _pot_ratio(program: Program) -> float | None:
+    """The ratio `assign-pot-rows` recorded on the function (`vit.pot_ratio`), if any."""
+    attr = program.function.attributes.get("vit.pot_ratio")
+    return attr.value.data if isinstance(attr, FloatAttr) else None
 
 
 def _json(obj: object) -> bytes:
@@ -83,7 +100,10 @@ def project_meta(program: Program, tb_images: int, estimate: Mapping[str, object
         "precision": precision(program),
         "abits": program.abits,
         "wbits": program.wbits,
-        "tiling": {"tm": t.tm, "tn": t.tn, "nh": t.nh, "tm_q": t.tm_q, "tn_q": t.tn_q},
+        "tiling": {"tm": t.tm, "tn": t.tn, "nh": t.nh, "tm_q": t.tm_q, "tn_q": t.tn_q,
+                   **({"pot_tm": t.pot_tm} if c.has_pot else {})},
+        "scheme": "mixed" if program.mixed else "vaqf",
+        **({"pot_ratio": _pot_ratio(program), "pot_rows": _pot_rows(program)} if program.mixed else {}),
         "tiling_source": "ir" if c.tiling_from_ir else ("options" if o.tiling else "default"),
         "packing": {"g16": o.port_bits // 16, "gq": o.port_bits // program.code_bits, "gw": o.port_bits},
         "image": list(shape3(program.image)),
@@ -198,13 +218,16 @@ def emit_readme(program: Program, meta: Mapping[str, object]) -> bytes:
         "",
         f"Source: `{meta['source'] or 'module'}`. Board: {meta['board']} (`{meta['part']}`, "
         f"{meta['clock_mhz']} MHz). Precision: {precision(program)} — "
-        + ("binary weights, " if program.wbits == 1 else "16-bit fixed-point weights, ")
+        + ("binary weights, " if program.wbits == 1 else
+           f"mixed {program.wbits}-bit weights (fixed-point and power-of-two rows), " if program.mixed else
+           "16-bit fixed-point weights, ")
         + f"{program.abits}-bit activations in the quantized layers, 16-bit fixed point elsewhere.",
         "",
         "## Accelerator parameters",
         "",
         f"- Tiling ({meta['tiling_source']}): 16-bit DSP array Tm={t.tm}, Tn={t.tn}, Nh={t.nh}; "
-        f"binary LUT array Tm_q={t.tm_q}, Tn_q={t.tn_q}.",
+        + (f"power-of-two LUT array PoT_tm={t.pot_tm} (x Tn inputs; shift-adds beside the DSP array)."
+           if program.config.has_pot else f"binary LUT array Tm_q={t.tm_q}, Tn_q={t.tn_q}."),
         f"- AXI ports: {program.options.port_bits} bits; packing G = {program.options.port_bits // 16} "
         f"(16-bit), {program.options.port_bits // program.code_bits} ({program.abits}-bit codes), "
         f"{program.options.port_bits} (binary weights).",
@@ -270,6 +293,7 @@ def emit_project(module: ModuleOp, params: Mapping[str, np.ndarray], *, options:
                  estimate: Mapping[str, object] | None = None, source: str = "") -> dict[str, bytes]:
     """The project's files. `tb_golden_codes`: the integer reference's output codes for `tb_images`."""
     program = build_program(module, params, options)
+    check_overflow(program, params)  # refuse a kernel whose fixed-width integers could overflow
     files: dict[str, bytes] = {}
     for path, text in {**emit_kernel(program), **emit_host(program)}.items():
         files[path] = text.encode()

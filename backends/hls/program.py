@@ -88,6 +88,11 @@ class EngineConfig:
     bin_acc_bits: int
     has_dsp: bool
     has_binary: bool
+    # The power-of-two array beside the DSP array (mixed scheme; present when some layer has PoT rows).
+    has_pot: bool = False
+    pot_bits: int = 0  # k: bits of a PoT weight code (sign | exponent)
+    pot_x_bits: int = 0  # signed width of its inputs (the layers' k-bit activation codes)
+    pot_acc_bits: int = 0
 
 
 @dataclass
@@ -108,7 +113,7 @@ class Program:
     input_step: float
     output_step: float
     abits: int  # activation precision k of the quantized layers (16: none)
-    wbits: int
+    wbits: int  # 1: binary; k: mixed (fixed-point and power-of-two rows); 16: unquantized
     code_slot: int | None  # bits per packed k-bit code when the IR's packing G widens them (else k)
     ports: int | None  # AXI ports per stream the IR asked for (the kernel has one per stream)
     names: dict[SSAValue, str] = field(default_factory=dict)
@@ -117,6 +122,11 @@ class Program:
     def code_bits(self) -> int:
         """Bits per packed k-bit code (k, or wider when the IR's packing G asks for it)."""
         return self.code_slot or self.abits
+
+    @property
+    def mixed(self) -> bool:
+        """Whether some FC layer has mixed (fixed-point + power-of-two) weights."""
+        return any(isinstance(op, accel.EngineOp) and _is_mixed(op) for op in self.ops)
 
     @property
     def param_words(self) -> int:
@@ -270,7 +280,11 @@ def _engine_config(ops: list[Operation], constants: dict[Operation, OpConstants]
     tiling.check()
     dsp = [op for op in ops if isinstance(op, accel.EngineOp) and not _is_binary(op)]
     binary = [op for op in ops if isinstance(op, accel.EngineOp) and _is_binary(op)]
+    pot = [op for op in dsp if _is_mixed(op) and constants[op].scalars["n_pot"] > 0]
     engines = dsp + binary
+    pot_bits = {constants[op].scalars["pot_bits"] for op in pot}
+    if len(pot_bits) > 1:
+        raise VaqfError(f"hls: mixed layers with different weight bits {sorted(pot_bits)}; the PoT array is shared")
     heads = {op.heads.value.data for op in dsp if op.is_attention}
     for h in heads:
         if h % tiling.nh:
@@ -291,6 +305,10 @@ def _engine_config(ops: list[Operation], constants: dict[Operation, OpConstants]
         bin_acc_bits=max((constants[op].scalars["acc_bits"] for op in binary), default=0),
         has_dsp=bool(dsp),
         has_binary=bool(binary),
+        has_pot=bool(pot),
+        pot_bits=max(pot_bits, default=0),
+        pot_x_bits=max((_signed_bits(layouts[op.lhs].elem) for op in pot), default=0),
+        pot_acc_bits=max((constants[op].scalars["pot_acc_bits"] for op in pot), default=0),
     )
 
 
@@ -301,6 +319,10 @@ def _placed_on_accel(op: Operation) -> bool:
 
 def _is_binary(op: accel.EngineOp) -> bool:
     return not op.is_attention and op.quant.weights.number_kind == vit.NumberKind.BINARY
+
+
+def _is_mixed(op: accel.EngineOp) -> bool:
+    return not op.is_attention and op.quant.mixed
 
 
 def build_program(module: ModuleOp, params: Mapping[str, np.ndarray], options: HlsOptions = HlsOptions()) -> Program:
@@ -372,7 +394,8 @@ def build_program(module: ModuleOp, params: Mapping[str, np.ndarray], options: H
     out_fmt = ic.format_of(output)
     quantized = [op for op in ops if isinstance(op, accel.EngineOp) and op.in_quantized]
     abits = max((op.quant.inputs.bits.data for op in quantized), default=16)
-    wbits = 1 if config.has_binary else 16
+    mixed_bits = {op.quant.weights.bits.data for op in ops if isinstance(op, accel.EngineOp) and _is_mixed(op)}
+    wbits = 1 if config.has_binary else max(mixed_bits, default=16)
     program = Program(
         module=module, function=function, options=options, ops=ops, layouts=layouts, constants=constants,
         const_layouts=const_layouts, arena=arena, act_base=act_base, ddr_words=top, config=config, image=image,

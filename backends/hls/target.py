@@ -1,7 +1,7 @@
 """What the emitted accelerator is built for: port width, tiling, FPGA part, clock.
 
 The tiling (Tm, Tn, Nh for the 16-bit DSP array; Tm_q, Tn_q for the binary LUT
-array) is a decision of the cost model, written on `accel.engine` ops by the
+array; PoT_tm for the power-of-two shift-add array of the mixed scheme) is a decision of the cost model, written on `accel.engine` ops by the
 `assign-tiling` pass. The backend only reads it; a module without it gets the
 defaults below (and the project README says so).
 """
@@ -26,9 +26,10 @@ class Tiling:
     nh: int = 1  # heads processed in parallel by attention products
     tm_q: int = 32  # binary array: output channels per step
     tn_q: int = 64  # binary array: input channels per step
+    pot_tm: int = 32  # power-of-two array (mixed scheme): output channels per step (inputs: tn)
 
     def check(self) -> None:
-        for name in ("tm", "tn", "nh", "tm_q", "tn_q"):
+        for name in ("tm", "tn", "nh", "tm_q", "tn_q", "pot_tm"):
             if getattr(self, name) < 1:
                 raise VaqfError(f"tiling: {name} must be >= 1, got {getattr(self, name)}")
         if self.tn % self.nh:
@@ -82,7 +83,7 @@ def _int(attr: Attribute | None) -> int | None:
 
 @dataclass(frozen=True)
 class IrTiling:
-    """What `assign-tiling` wrote on the engine ops (`#accel.tiling<tm, tn, nh, g, ports>`)."""
+    """What `assign-tiling` wrote on the engine ops (`#accel.tiling<tm, tn, nh, g, ports[, pot_tm]>`)."""
 
     tiling: Tiling  # fields no engine op gave keep their defaults
     code_g: int | None  # G of the layers with k-bit inputs: codes per word
@@ -93,10 +94,13 @@ def tiling_from_ir(module: ModuleOp) -> IrTiling | None:
     """The engine's tiling as `assign-tiling` wrote it on every `accel.engine`, or None.
 
     A binary-weight layer's `tm`/`tn` are the binary array's (Tm_q, Tn_q); any other
-    layer's are the 16-bit array's (Tm, Tn, Nh). All layers of one array must agree.
+    layer's are the 16-bit array's (Tm, Tn, Nh): a mixed-weight layer's fixed-point rows
+    run there too, its power-of-two rows on the PoT array of `pot_tm` rows (present only
+    when the layer has PoT rows). All layers of one array must agree.
     """
     dsp: set[tuple[int, int, int]] = set()
     binary: set[tuple[int, int]] = set()
+    pot: set[int] = set()
     code_g: set[int] = set()
     ports: set[int] = set()
     for op in module.walk():
@@ -116,13 +120,16 @@ def tiling_from_ir(module: ModuleOp) -> IrTiling | None:
             binary.add((tm, tn))
         else:
             dsp.add((tm, tn, nh or 1))
+        if (_int(getattr(attr, "pot_tm", None)) or 0) > 0:
+            pot.add(_int(attr.pot_tm))  # type: ignore[arg-type]
         if g is not None and op.quant.inputs.number_kind in ("int", "uint"):
             code_g.add(g)
         if p is not None:
             ports.add(p)
     if not dsp and not binary:
         return None
-    for what, values in (("16-bit array", dsp), ("binary array", binary), ("packing g", code_g), ("ports", ports)):
+    for what, values in (("16-bit array", dsp), ("binary array", binary), ("PoT array", pot), ("packing g", code_g),
+                         ("ports", ports)):
         if len(values) > 1:
             raise VaqfError(f"accel.engine ops carry different {what} tilings {sorted(values)}; the engine is shared")
     t = Tiling()
@@ -132,4 +139,6 @@ def tiling_from_ir(module: ModuleOp) -> IrTiling | None:
     if binary:
         tm_q, tn_q = binary.pop()
         t = replace(t, tm_q=tm_q, tn_q=tn_q)
+    if pot:
+        t = replace(t, pot_tm=pot.pop())
     return IrTiling(t, code_g.pop() if code_g else None, ports.pop() if ports else None)

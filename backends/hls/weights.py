@@ -2,7 +2,8 @@
 
 One handler per `accel` op (`op_constants`), each asking `vaqf_compiler.intconst`
 for exactly the numbers the integer golden model uses: binary weight bits,
-16-bit weight codes, per-channel multipliers M / offsets O / shift S, layer-norm
+16-bit weight codes, mixed-scheme weight codes (fixed-point and power-of-two rows
+apart, with the row table that puts each result row back in place), per-channel multipliers M / offsets O / shift S, layer-norm
 γ/β/ε codes, softmax exponential and GELU tables, class-token codes, position
 offsets. Nothing is recomputed here; this module only decides how each array is
 stored (its `Elem`), and `ParamArena` packs them into `weights/params.bin`.
@@ -19,6 +20,7 @@ from xdsl.ir import Operation
 
 from vaqf_compiler import fixedpoint as fx
 from vaqf_compiler import intconst as ic
+from vaqf_compiler import mixed
 from vaqf_compiler.backends.hls.packing import Elem, pack
 from vaqf_compiler.dialects import accel
 from vaqf_compiler.dialects.vit import FormatAttr, NumberKind
@@ -79,11 +81,49 @@ def _(op: accel.EngineOp, params: ic.ParamSource) -> OpConstants:
     fx.check_exact(bound, f"{op.name} accumulator")
     rq = ic.fc_requant(op, op.lhs, w_step, op.bias, bound, params)
     out = codes.shape[0]
+    if op.quant.mixed:
+        return _mixed_fc(op, params, codes, _per_channel(rq.multiplier, out), _per_channel(rq.offset, out), rq.shift)
     w_elem = Elem(1, True) if op.quant.weights.number_kind == NumberKind.BINARY else elem_of(op.quant.weights, op)
     return OpConstants(
         arrays={"weight": (codes, w_elem), "mult": (_per_channel(rq.multiplier, out)[None, :], I64),
                 "offset": (_per_channel(rq.offset, out)[None, :], I64)},
         scalars={"shift": rq.shift, "acc_bits": acc_bits(bound)},
+    )
+
+
+def pot_weights(codes: np.ndarray, bits: int) -> np.ndarray:
+    """The integer weight of k-bit power-of-two codes (sign | e): ±2^(E-e), 0 for e > E (the kernel's Pot<K>)."""
+    top = mixed.pot_max_exponent(bits)
+    e = codes & ((1 << (bits - 1)) - 1)
+    magnitude = np.where(e <= top, np.left_shift(np.int64(1), np.clip(top - e, 0, None)), 0)
+    return np.where(codes >> (bits - 1) == 1, -magnitude, magnitude)
+
+
+def _mixed_fc(op: accel.EngineOp, params: ic.ParamSource, ints: np.ndarray, mult: np.ndarray, offset: np.ndarray,
+              shift: int) -> OpConstants:
+    """An FC layer with mixed weights: fixed-point rows (k-bit q, signed) for the DSP array, power-of-two rows
+    (k-bit sign|e, unsigned) for the PoT array, and the row table: output index of the fixed rows, then of the
+    PoT rows (ascending). M and O follow the table's order; the requantization is the reference's, whole-layer."""
+    assert op.weight is not None
+    bits = op.quant.weights.bits.data
+    mw = ic.mixed_weights(op, op.weight, op.quant, params)
+    fixed, pot = np.flatnonzero(~mw.pot), np.flatnonzero(mw.pot)
+    # The stored codes must decode to the integers the reference multiplies by.
+    decoded = np.where(mw.pot[:, None], pot_weights(mw.codes, bits), mw.codes)
+    if not np.array_equal(decoded, ints):
+        raise VaqfError("internal: mixed weight codes do not decode to the integer reference's weights",
+                        where=describe(op))
+    table = np.concatenate([fixed, pot])
+    out = table.size
+    return OpConstants(
+        arrays={"weight": (mw.codes[fixed], Elem(bits, True)), "weight_pot": (mw.codes[pot], Elem(bits, False)),
+                "mult": (mult[table][None, :], I64), "offset": (offset[table][None, :], I64),
+                "rows": (table[None, :], Elem(16 if out <= 1 << 16 else 32, False))},
+        # One accumulator type per array: the DSP array's from the fixed rows, the PoT array's from
+        # the PoT rows (|weight| <= 2^E); both within the whole layer's exact bound.
+        scalars={"shift": shift, "acc_bits": acc_bits(ic.fc_bound(ints[fixed], op.lhs)),
+                 "pot_acc_bits": acc_bits(ic.fc_bound(ints[pot], op.lhs)), "n_pot": int(pot.size),
+                 "pot_bits": bits},
     )
 
 

@@ -10,18 +10,27 @@ Two levels:
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import numpy as np
 import pytest
+from xdsl.context import Context
 
 from vaqf_compiler import fixedpoint as fx
 from vaqf_compiler import mixed
+from vaqf_compiler.backends.hls import HlsOptions, Tiling, csim, emit_project, write_project
 from vaqf_compiler.backends.hls.csim import CXXFLAGS, QUIET, find_ap_include
 from vaqf_compiler.backends.hls.emit_project import static_file
 from vaqf_compiler.backends.hls.packing import Elem, pack, unpack
 from vaqf_compiler.backends.hls.weights import I64, ParamArena
-from test_hls_csim import _have_toolchain
+from vaqf_compiler.cli.quantize_cmd import quantize_module, scheme_marker
+from vaqf_compiler.dialects import accel
+from vaqf_compiler.frontend.torch_import import ImportedModel
+from vaqf_compiler.ir import parse_ir, print_ir
+from vaqf_compiler.passes.lower_to_accel import LowerToAccelPass
+from vaqf_compiler.passes.partition_host_accel import PartitionHostAccelPass
+from test_hls_csim import _have_toolchain, images, needs_gxx, reference, small  # noqa: F401 (small: fixture)
 
 # ----- the engine alone ------------------------------------------------------------
 
@@ -218,3 +227,63 @@ def test_mixed_fc_on_the_dsp_and_pot_arrays_matches_numpy(engine, k):
         steps = tiles * -(-cin // TN)
         assert trips[:3].tolist() == [tiles, steps, steps * tokens], (k, ratio)
     assert pos == out.size
+
+
+# ----- the whole backend on a reduced DeiT ----------------------------------------------
+
+
+def lowered_mixed(model: ImportedModel, ratio: float, wbits: int = 4, abits: int = 8):
+    """The reduced DeiT in the mixed scheme: marked, rows split at `ratio`, calibrated, lowered to accel."""
+    module = parse_ir(print_ir(model.module))
+    marker, ratio = scheme_marker("mixed", wbits, abits, ratio)
+    quantize_module(module, model.params, marker, list(images(3, seed=1)), ratio)
+    PartitionHostAccelPass().apply(Context(), module)
+    LowerToAccelPass().apply(Context(), module)
+    return module
+
+
+def mixed_engines(module) -> list[accel.EngineOp]:
+    return [op for op in module.walk() if isinstance(op, accel.EngineOp) and op.quant.mixed]
+
+
+@needs_gxx
+@pytest.mark.parametrize(
+    "ratio,options",
+    [
+        (0.25, HlsOptions(tiling=Tiling(tm=5, tn=12, nh=2, pot_tm=3))),  # tiles that divide nothing
+        (0.75, HlsOptions(port_bits=128, tiling=Tiling(tm=8, tn=16, nh=1, pot_tm=16))),
+        (0.0, HlsOptions()),  # every row fixed point: no PoT array in the kernel
+        (1.0, HlsOptions()),  # every row power of two: the DSP array only does the 16-bit layers
+    ],
+    ids=["r0.25-odd-tiles", "r0.75-port128", "r0", "r1"],
+)
+def test_mixed_csim_is_bit_identical_to_the_integer_reference(small, tmp_path, ratio, options):
+    module = lowered_mixed(small, ratio)
+    engines = mixed_engines(module)
+    assert len(engines) == 4 and all(op.rows is not None for op in engines)  # QKV, proj, fc1, fc2
+    n_pot = [op.rows.pot.data for op in engines]
+    assert n_pot == [mixed.pot_count(op.rows.rows.data, ratio) for op in engines]
+    xs = images(2, seed=5)
+    want, codes = reference(module, small.params, xs)
+    files = emit_project(module, small.params, options=options, tb_images=xs, tb_golden_codes=codes)
+    write_project(files, tmp_path / "prj")
+    config = (tmp_path / "prj" / "kernel" / "vaqf_config.h").read_text()
+    top = (tmp_path / "prj" / "kernel" / "vaqf_top.cpp").read_text()
+    assert ("POT_TM" in config) == (ratio > 0) and ("pot_acc_t> DspArray" in top) == (ratio > 0)
+    result = csim(tmp_path / "prj", werror=True)
+    assert result.passed, result.output
+    assert np.array_equal(result.codes, codes)
+    assert np.array_equal(result.logits, want)  # float32 logits, bit for bit
+    meta = json.loads((tmp_path / "prj" / "project.json").read_text())
+    assert meta["scheme"] == "mixed" and meta["precision"] == "W4A8"
+    assert sorted(n for n, _ in meta["pot_rows"].values()) == sorted(n_pot)
+    # the engine's loop nest: max(fixed tiles, PoT tiles) output tiles of ceil(cin / Tn) steps
+    t = options.tiling or Tiling()
+    calls = {str(c["name"]): c for c in result.trips}
+    for op in engines:
+        (trip,) = [c for name, c in calls.items() if op.weight.key in name]
+        cout, cin = op.rows.rows.data, op.lhs.type.get_shape()[-1]
+        pot = op.rows.pot.data
+        tiles = max(-(-(cout - pot) // t.tm), -(-pot // t.pot_tm) if pot else 0)
+        assert (trip["tiles"], trip["steps"]) == (tiles, tiles * -(-cin // t.tn)), op.weight.key
+        assert trip["compute"] == trip["steps"] * op.lhs.type.get_shape()[0]
