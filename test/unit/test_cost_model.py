@@ -363,3 +363,129 @@ def test_every_constant_is_listed_in_the_docs():
     for c in constants():
         assert f"`{c.name}`" in doc
         assert f"{c.value:g}" in doc
+
+
+# ---------------------------------------------------------------------------
+# Mixed scheme (ours): M1-M4, R5
+# ---------------------------------------------------------------------------
+
+from vaqf_compiler.cost.model import mixed_cycles, mixed_pack_factor, pot_mac_luts  # noqa: E402
+from vaqf_compiler.cost.workload import Mixed  # noqa: E402
+
+
+def mixed_fc(tokens=4, cin=16, cout=12, wbits=4, y=16, pot_rows=None) -> EngineLayer:
+    return EngineLayer("fc", tokens, cin, cout, 1, CODE, Mixed(wbits), y, pot_rows=pot_rows)
+
+
+def test_mixed_layer_by_hand():
+    # 8 fixed rows on tm=4 DSP lanes (2 tiles) beside 4 PoT rows on pot_tm=4 shift-add lanes (1 tile),
+    # tn=8, one port at η=1: L_x = 4·ceil(8/8) = 4; weights: 4-bit codes, 16 per word, (4+4)·1 = 8 words;
+    # outputs 16-bit: 4·ceil(8/4) = 8 words over 3 write channels -> 3; step max(4+8+3, 4, 8) = 15; n_i = 2.
+    t = mixed_cycles(mixed_fc(), 8, 4, 8, 4, 4, 1, 1.0, detail=True)
+    assert (t.fixed_rows, t.pot_rows, t.tiles_fixed, t.tiles_pot, t.step) == (8, 4, 2, 1, 15)
+    assert t.cycles == 4 + 8 + 2 * 15 + 1 * 30 + 3
+    # Each array alone: 4 weight words, 4 output words (-> 2 cycles).
+    assert t.time_fixed == 4 + 4 + 30 + 30 + 2 and t.time_pot == 4 + 4 + 30 + 0 + 2
+    assert mixed_cycles(mixed_fc(), 8, 4, 8, 4, 4, 1, 1.0) == t.cycles
+
+
+@pytest.mark.parametrize("k", [4, 8])
+def test_mixed_ratio_zero_and_one_are_the_single_array_layer(k):
+    lay = mixed_fc(tokens=50, cin=96, cout=40)
+    for tm, tn, pot_tm in [(8, 16, 4), (12, 8, 20), (40, 32, 8)]:
+        alone = engine_cycles(lay, k, tm, tn, 1, 2, 0.85)  # the layer on the DSP array (w = k_w-bit codes)
+        assert mixed_cycles(lay, k, tm, tn, pot_tm, 0, 2, 0.85) == alone
+        assert mixed_cycles(lay, k, tm, tn, 0, 0, 2, 0.85) == alone  # no shift-add array at all
+        assert mixed_cycles(lay, k, tm, tn, pot_tm, lay.cout, 2, 0.85) == engine_cycles(lay, k, pot_tm, tn, 1, 2, 0.85)
+    with pytest.raises(VaqfError, match="need a shift-add array"):
+        mixed_cycles(lay, k, 8, 16, 0, 1, 2, 0.85)
+
+
+def test_mixed_layer_takes_the_slower_array():
+    lay = mixed_fc(tokens=197, cin=768, cout=768)  # DeiT-base's proj: the steps dominate the layer
+    for n_pot in range(0, 769, 64):
+        t = mixed_cycles(lay, 8, 64, 16, 32, n_pot, 2, 0.85, detail=True)
+        slow = max(t.time_fixed, t.time_pot)
+        assert slow <= t.cycles <= 1.01 * slow  # + the other array's weight and output words
+    # Balanced at r* = pot_tm / (tm + pot_tm) = 1/3: both arrays take 256 rows in 4 / 8 tiles of 64 / 32.
+    t = mixed_cycles(lay, 8, 64, 16, 32, 256, 2, 0.85, detail=True)
+    assert t.tiles_fixed == t.tiles_pot == 8 and abs(t.time_fixed - t.time_pot) <= 0.01 * t.time_fixed
+
+
+def test_mixed_cycles_never_rise_with_fewer_bits_or_more_lanes():
+    lay = mixed_fc(tokens=197, cin=768, cout=3072)
+    tm, tn, pot = (a.ravel() for a in np.meshgrid(np.arange(4, 257, 12), np.arange(4, 65, 12), np.arange(4, 129, 12)))
+    base = mixed_cycles(lay, 8, tm, tn, pot, 1024, 2, 0.85)
+    assert np.all(mixed_cycles(lay, 6, tm, tn, pot, 1024, 2, 0.85) <= base)
+    assert np.all(mixed_cycles(lay, 8, tm, tn, pot, 1024, 4, 0.85) <= base)  # more ports
+    # Vectorised = one by one.
+    for i in (0, len(tm) // 2, len(tm) - 1):
+        assert base[i] == mixed_cycles(lay, 8, int(tm[i]), int(tn[i]), int(pot[i]), 1024, 2, 0.85)
+
+
+def test_pot_mac_luts_from_the_binary_mac_constant():
+    c = DEFAULT_CALIBRATION.lut_per_bit
+    # 4-bit codes: E = 6, the shifted activation is k + 6 bits; an 8:1 exponent mux = 2 levels of LUT6 4:1 muxes.
+    assert pot_mac_luts(8, 4, DEFAULT_CALIBRATION) == pytest.approx((c + 2) * 14)
+    assert pot_mac_luts(8, 2, DEFAULT_CALIBRATION) == pytest.approx((c + 1) * 8)  # E = 0: a sign and a zero
+    for k in range(2, 16):
+        for wb in range(2, 8):
+            here = pot_mac_luts(k, wb, DEFAULT_CALIBRATION)
+            assert here > c * k  # dearer than a binary MAC's add/sub
+            assert pot_mac_luts(k + 1, wb, DEFAULT_CALIBRATION) > here
+            assert pot_mac_luts(k, wb + 1, DEFAULT_CALIBRATION) > here
+
+
+def test_mixed_pack_factor():
+    # s = k_w + k + ceil(log2 tn): two rows fit while s + k_w <= 27 and 2s <= 48.
+    assert mixed_pack_factor(8, 4, 16) == 2  # s = 16
+    assert mixed_pack_factor(8, 4, 1024) == 2  # s = 22: 26 <= 27, 44 <= 48
+    assert mixed_pack_factor(16, 4, 16) == 1  # s = 24: 28 > 27
+    assert list(mixed_pack_factor(8, 8, np.array([4, 16]))) == [2, 1]  # s = 18: 26 <= 27; s = 20: 28 > 27
+
+
+def _mixed_workload() -> Workload:
+    engine = ((fc16(4, 8, 8), 1), (mixed_fc(4, 16, 12), 2))
+    return Workload(engine, ((StreamLayer("add", 4 * 12, 12, (16, 16), 16), 1),), name="mixed")
+
+
+def test_mixed_resources_by_hand():
+    w, cal = _mixed_workload(), DEFAULT_CALIBRATION
+    d = Design(8, 8, 4, 0, 0, 1, 1, pot_tm=4, pot_ratio=0.5)
+    r = resources(w, d, cal, ZCU102)
+    assert r["dsp"] == 32
+    assert r["lut"] == round(cal.lut_rest + pot_mac_luts(8, 4, cal) * 4 * 4)
+    # BRAM18: inputs max(ceil(4/4) 16-bit, ceil(4/8) 8-bit) = 1 bank x ceil(64/36) = 2; accumulators:
+    # DSP lanes 8 x ceil(min(48, 16+16+3)/36) = 8, PoT lanes 4 x ceil((8 + 6 + 1 + 4)/36) = 4. Doubled.
+    assert r["bram18"] == 2 * (2 + 8 + 4)
+    e = estimate(w, d, ZCU102, cal)
+    assert [lc.array for lc in e.layers] == ["dsp", "dsp+pot", "stream"]
+    assert e.layers[1].cycles == mixed_cycles(mixed_fc(4, 16, 12), 8, 8, 4, 4, 6, 1, cal.axi_efficiency)
+    with pytest.raises(VaqfError, match="pot_tm must be >= 1"):
+        estimate(w, replace(d, pot_tm=0), ZCU102, cal)
+    assert estimate(w, replace(d, pot_tm=0, pot_ratio=0.0), ZCU102, cal).lut == round(cal.lut_rest)
+
+
+def random_weights(module, path: Path, seed: int = 3) -> str:
+    """Random float weights for every parameter of `module`, saved as an .npz (for assign-pot-rows)."""
+    from vaqf_compiler.params import referenced_params, save_params
+
+    rng = np.random.default_rng(seed)
+    shapes = {p.key: tuple(p.shape) for _, p in referenced_params(module)}
+    save_params(path, {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()})
+    return str(path)
+
+
+def test_mixed_workload_reads_the_row_split(tmp_path):
+    module = read_ir_file(TINY)
+    npz = random_weights(module, tmp_path / "w.npz")
+    VaqfPipelinePass(scheme="mixed", wbits=4, abits=8, pot_ratio=0.25, weights=npz).apply(Context(), module)
+    w = extract_workload(module, "tiny")
+    mixed = [lay for lay, _ in w.engine if lay.mixed]
+    assert w.has_mixed and not w.has_binary and w.mixed_bits == 4 and len(mixed) == 4
+    assert sorted((lay.cout, lay.pot_rows) for lay in mixed) == [(8, 2), (8, 2), (16, 4), (24, 6)]
+    # A VAQF lowering read as the mixed scheme: the same layers, split left to the design; and back.
+    conv = lowered(8).as_mixed(4)
+    assert sorted(lay.cout for lay, _ in conv.engine if lay.mixed) == [8, 8, 16, 24]
+    assert all(lay.pot_rows is None for lay, _ in conv.engine if lay.mixed)
+    assert conv.as_binary().engine == lowered(8).engine

@@ -4,6 +4,7 @@ frame rate, the paper's binary search over precision, DeiT-base's choices, bad i
 from __future__ import annotations
 
 import itertools
+import re
 import json
 import math
 from dataclasses import replace
@@ -280,3 +281,221 @@ def test_vaqf_dse_on_an_unquantized_model(tmp_path, capsys):
     f.write_text(print_ir(module))
     assert vaqf(["dse", str(f), "--target-fps", "24"]) == 1
     assert "no quantizable layers" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# Mixed scheme (ours): the joint search of the PoT ratio and both arrays
+# ---------------------------------------------------------------------------
+
+import numpy as np  # noqa: E402
+
+from vaqf_compiler.cost.model import mixed_cycles, pot_mac_luts, pot_rows_of  # noqa: E402
+from vaqf_compiler.dse.mixed import (  # noqa: E402
+    MixedSearcher,
+    balance_ratio,
+    effective_ratio,
+    plan_mixed,
+    ratio_grid,
+)
+
+
+def mixed_brute_force(w: Workload, board, opts: Options, k: int, ratios):
+    """Every (nh, tm, tn, pot_tm, r) the rules allow, one `estimate` each; the fewest cycles win."""
+    cal = DEFAULT_CALIBRATION
+    budget_lut = board.lut * opts.lut_ceiling
+    per_mac = pot_mac_luts(k, w.mixed_bits, cal)
+    best = None
+    for nh in (d for d in range(1, w.heads + 1) if w.heads % d == 0):
+        s16 = math.lcm(nh, packing(16))
+        for tm, tn, pot_tm, r in itertools.product(range(s16, 97, s16), range(s16, 97, s16), range(0, 97, 4), ratios):
+            if tm * tn > board.dsp * opts.dsp_ceiling or cal.rest_luts(board) + per_mac * pot_tm * tn > budget_lut:
+                continue
+            if pot_tm == 0 and any(lay.mixed and pot_rows_of(lay, r) for lay, _ in w.engine):
+                continue
+            d = Design(k, tm, tn, 0, 0, nh, board.axi_ports // 3, pot_tm=pot_tm, pot_ratio=r)
+            e = estimate(w, d, board, cal)
+            if e.bram18 > int(board.bram18 * opts.bram_ceiling):
+                continue
+            if best is None or e.cycles < best.cycles:
+                best = e
+    return best
+
+
+@pytest.mark.parametrize("k", [4, 8])
+def test_mixed_search_finds_the_fastest_design(k):
+    w, opts, ratios = small_model().as_mixed(4), Options(), ratio_grid(4)
+    got = MixedSearcher(w, TINY_BOARD, opts, ratios=ratios).datapath(k).estimate
+    want = mixed_brute_force(w, TINY_BOARD, opts, k, ratios)
+    assert got is not None and want is not None
+    assert got.cycles == want.cycles
+    assert got == estimate(w, got.design, TINY_BOARD, DEFAULT_CALIBRATION)  # the reported estimate is the model's
+
+
+@pytest.fixture(scope="module")
+def mixed_zcu102(deit_base) -> MixedSearcher:
+    return MixedSearcher(deit_base, load_board("zcu102"))
+
+
+def test_mixed_search_balances_the_two_arrays(mixed_zcu102):
+    s = mixed_zcu102
+    for k in (6, 8):
+        e = s.best(k).estimate
+        d = e.design
+        assert 0 < d.pot_ratio < 1 and d.pot_tm > 0  # both arrays work
+        assert abs(d.pot_ratio - balance_ratio(d.tm, d.pot_tm)) <= 1 / 16  # the grid point next to r*
+        gap = slow = 0
+        for lay, n in s.workload.engine:
+            if lay.mixed:
+                t = mixed_cycles(lay, k, d.tm, d.tn, d.pot_tm, pot_rows_of(lay, d.pot_ratio), d.ports,
+                                 DEFAULT_CALIBRATION.axi_efficiency, detail=True)
+                gap += n * abs(t.time_fixed - t.time_pot)
+                slow += n * max(t.time_fixed, t.time_pot)
+        assert gap <= 0.02 * slow  # time_fixed ≈ time_pot on every mixed layer
+        # Moving the ratio one grid step either way, same tiling, is never faster.
+        for r in (d.pot_ratio - 1 / 16, d.pot_ratio + 1 / 16):
+            assert estimate(s.workload, replace(d, pot_ratio=r), s.board, s.calib).cycles >= e.cycles
+
+
+@pytest.mark.parametrize("board", ["zcu102", "zcu104", "kv260"])
+def test_mixed_fewer_bits_never_fewer_fps_and_budgets_hold(deit_base, board):
+    s = MixedSearcher(deit_base, load_board(board))
+    results = s.table()
+    fps = [r.fps for r in results]
+    assert all(a >= b for a, b in zip(fps, fps[1:]))
+    for r in results:
+        e = r.estimate
+        assert e.dsp <= s.budget.dsp and e.lut <= s.budget.lut and e.bram18 <= s.budget.bram18
+
+
+def test_mixed_more_resources_never_lower_fps(deit_base):
+    base = load_board("zcu104")
+    fps = [MixedSearcher(deit_base, base, Options(lut_ceiling=c)).best(8).fps for c in (0.5, 0.6, 0.7)]
+    assert fps == sorted(fps) and fps[0] < fps[-1]
+    fps = [MixedSearcher(deit_base, base, Options(dsp_ceiling=c)).best(8).fps for c in (0.5, 0.8, 1.0)]
+    assert fps == sorted(fps) and fps[0] < fps[-1]
+
+
+def test_mixed_ratio_zero_and_one(deit_base, mixed_zcu102):
+    board = load_board("zcu102")
+    grid = mixed_zcu102.best(8).estimate
+    fixed = MixedSearcher(deit_base, board, ratios=(0.0,)).best(8).estimate
+    pot = MixedSearcher(deit_base, board, ratios=(1.0,)).best(8).estimate
+    # r = 0: no shift-add array, no LUTs beyond the rest; r = 1: every mixed row on the shift-add array.
+    assert fixed.design.pot_tm == 0 and fixed.lut == round(DEFAULT_CALIBRATION.lut_rest)
+    assert pot.design.pot_tm > 0 and effective_ratio(mixed_zcu102.workload, pot.design) == 1.0
+    # The grid holds both ends, and balancing both arrays beats either alone.
+    assert grid.fps > max(fixed.fps, pot.fps)
+
+
+def test_mixed_search_is_fast_and_coarsens_only_on_the_large_device(deit_base):
+    s = MixedSearcher(deit_base, load_board("zcu102"))
+    s.best(8)
+    assert s.stats.grid_step == packing(16) and s.stats.seconds < 5
+
+
+@pytest.mark.slow
+def test_mixed_on_the_u250_coarsens_the_grid(deit_base):
+    s = MixedSearcher(deit_base, load_board("u250"))
+    e = s.best(8).estimate
+    assert s.stats.grid_step > packing(16) and e.fps > MixedSearcher(deit_base, load_board("zcu102")).best(8).fps
+
+
+def test_mixed_precision_choice_is_the_vaqf_rule(mixed_zcu102):
+    s = mixed_zcu102
+    for target in (12.0, 16.0, 20.0):
+        assert choose_precision(s, target).bits == exhaustive_precision(s, target).bits
+    with pytest.raises(VaqfError, match="above what zcu102 can reach"):
+        choose_precision(s, 1e6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"wbits": 9}, "mixed-scheme weights need 2..8 bits"),
+    ({"ratios": (1.5,)}, "pot-ratio must be in [0, 1]"),
+])
+def test_mixed_bad_options(deit_base, kwargs, message):
+    with pytest.raises(VaqfError, match=re.escape(message)):
+        MixedSearcher(deit_base, load_board("zcu102"), **kwargs)
+
+
+def test_mixed_needs_quantizable_layers():
+    module = read_ir_file(TINY)
+    VaqfPipelinePass(wbits=16, abits=16).apply(Context(), module)
+    with pytest.raises(VaqfError, match="no quantizable layers"):
+        MixedSearcher(extract_workload(module), load_board("zcu102"))
+
+
+def _mixed_tiny(tmp_path, ratio: float, abits: int = 8):
+    from test_cost_model import random_weights  # noqa: PLC0415
+
+    module = read_ir_file(TINY)
+    npz = random_weights(module, tmp_path / "w.npz")
+    VaqfPipelinePass(scheme="mixed", wbits=4, abits=abits, pot_ratio=ratio, weights=npz).apply(Context(), module)
+    return module
+
+
+def test_plan_then_lower_then_assign_tiling_agree(tmp_path):
+    """The compile driver's path: plan on the VAQF lowering, lower with the plan's ratio, tile."""
+    from vaqf_compiler.passes.assign_tiling import AssignTilingPass
+
+    module = read_ir_file(TINY)
+    VaqfPipelinePass(wbits=1, abits=8).apply(Context(), module)
+    board = load_board("kv260")
+    plan = plan_mixed(extract_workload(module), board, 1e5)
+    assert plan.wbits == 4 and 1 <= plan.bits <= 16 and plan.estimate.fps >= 1e5
+    lowered = _mixed_tiny(tmp_path, plan.pot_ratio, plan.bits)
+    AssignTilingPass(board="kv260", target_fps=1e5).apply(Context(), lowered)
+    fn = next(op for op in lowered.walk() if op.name == "func.func")
+    d = plan.estimate.design
+    assert fn.attributes["accel.pot_tm"].value.data == d.pot_tm
+    assert fn.attributes["accel.dsp"].value.data == plan.estimate.dsp
+    assert fn.attributes["accel.lut"].value.data == plan.estimate.lut
+    tilings = {(t.tm.data, t.tn.data, t.nh.data, t.pot_tm.data) for op in lowered.walk()
+               if op.name == "accel.engine" and (t := op.properties["tiling"])}
+    assert (d.tm, d.tn, d.nh, d.pot_tm if d.pot_ratio else 0) in tilings
+    # A fixed precision (a checkpoint's) below the target is refused in one line.
+    with pytest.raises(VaqfError, match="16-bit activations reach"):
+        plan_mixed(extract_workload(module), board, 1e12, bits=16)
+
+
+def test_vaqf_dse_both_schemes(tmp_path, capsys):
+    out = tmp_path / "dse.json"
+    assert vaqf(["dse", "--builtin", "deit-base", "--target-fps", "14", "--scheme", "both", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "vaqf scheme: binary weights" in text and "mixed scheme (ours): 4-bit weights" in text
+    assert "PoT ratio searched over 17 values" in text and text.count("search: 16 precisions") == 2
+    assert "comparison at 14 FPS (predicted by our cost model):" in text
+    row = next(line for line in text.splitlines() if line.startswith("mixed   W4A"))
+    assert "| pot " in row and "| r 0." in row
+    report = json.loads(out.read_text())
+    assert report["scheme"] == "both" and report["vaqf"]["scheme"] == "vaqf" and report["mixed"]["scheme"] == "mixed"
+    assert report["mixed"]["wbits"] == 4 and len(report["mixed"]["pot_ratios"]) == 17
+    assert report["mixed"]["targets"][0]["bits"] == report["comparison"][0]["mixed"]["bits"]
+    assert {"pot_tm", "pot_ratio"} <= set(report["mixed"]["precisions"][7]["design"])
+
+
+def test_vaqf_dse_mixed_with_a_fixed_ratio_and_a_mixed_ir(tmp_path, capsys):
+    from vaqf_compiler.ir import print_ir
+
+    assert vaqf(["dse", str(TINY), "--scheme", "mixed", "--pot-ratio", "0.25", "--target-fps", "1000"]) == 0
+    text = capsys.readouterr().out
+    assert "PoT ratio fixed at 0.25" in text and "| r 0.25 |" in text and "vaqf scheme" not in text
+    f = tmp_path / "mixed.mlir"
+    f.write_text(print_ir(_mixed_tiny(tmp_path, 0.5)))
+    assert vaqf(["dse", str(f), "--scheme", "both", "--target-fps", "1000"]) == 0
+    text = capsys.readouterr().out
+    assert "the row split the IR fixes" in text and "vaqf scheme: binary weights" in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scheme", "mixed", "--wbits", "9"], "--wbits must be in 2..8 for mixed weights, got 9"),
+    (["--scheme", "both", "--pot-ratio", "1.5"], "--pot-ratio must be in [0, 1], got 1.5"),
+    (["--wbits", "4"], "--wbits and --pot-ratio are options of --scheme mixed (or both)"),
+    (["--scheme", "both", "--target-fps", "1e12"], "vaqf scheme: target 1e+12 FPS is above what zcu102 can reach"),
+    (["--scheme", "mixed", "--target-fps", "1e12"], "target 1e+12 FPS is above what zcu102 can reach"),
+])
+def test_vaqf_dse_mixed_errors_are_one_line(capsys, args, message):
+    if "--target-fps" not in args:
+        args = [*args, "--target-fps", "24"]
+    assert vaqf(["dse", str(TINY), *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vaqf dse: error: ") and message in err and err.count("\n") == 1
