@@ -7,7 +7,8 @@ Stages (each timed, reported by `Progress`):
               cost model, on the model lowered at 8 bits: the workload's shape does not depend on k)
     quantize  fold-patch-embed, mark-quantization{wbits=1 abits=k}, calibrate
     passes    partition-host-accel, lower-to-accel, assign-tiling{board target-fps}
-    emit      the integer reference's outputs for the test bench, then the project files
+    reference the integer reference's outputs for the test-bench images (numpy interpreter)
+    emit      the project files: kernel, host, packed weights, test bench
     csim      (optional) g++ build, then one run per test-bench image, compared bit for bit
 
 This is the same sequence as `vaqf import; vaqf dse; vaqf quantize; vaqf-opt -p
@@ -39,6 +40,8 @@ from vaqf_compiler.ir import print_ir
 from vaqf_compiler.models.deit import BUILTIN_CONFIGS
 from vaqf_compiler.progress import Progress
 from vaqf_compiler.registry import make_registry_context
+
+STAGES = 6  # import, search, quantize, passes, reference, emit (+ csim)
 
 # IR snapshots, in pipeline order (`--dump-ir-after NAME`, or `all`).
 DUMP_POINTS = ("import", "fold-patch-embed", "mark-quantization", "calibrate", "partition-host-accel",
@@ -293,7 +296,7 @@ def compile_model(req: Request, progress: Progress | None = None,
     from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
     from vaqf_compiler.passes.partition_host_accel import PartitionHostAccelPass
 
-    progress = progress or Progress(6 if req.csim else 5, None)
+    progress = progress or Progress(STAGES + req.csim, None)
     # Cheap checks first: a typo must not wait for the model.
     board = load_board(req.board)
     if board.name not in BOARDS:
@@ -338,10 +341,13 @@ def compile_model(req: Request, progress: Progress | None = None,
     _apply(AssignTilingPass(board=req.board, target_fps=target), module, req, progress, dumps)
     progress.done(f"{sum(1 for op in module.walk() if op.name == 'accel.engine')} engine layers")
 
-    progress.start("emit", f"the HLS project in {project}")
     fn = entry_function(module)
     tb = _tb_images(req, input_shape(fn))
+    progress.start("reference", f"the integer reference's outputs for {len(tb)} test-bench image(s)")
     golden, host_ops, accel_seconds = _reference(module, params, tb, progress)
+    progress.done()
+
+    progress.start("emit", f"the HLS project in {project}")
     files = emit_project(module, params, options=HlsOptions(board=BOARDS[board.name]), tb_images=tb,
                          tb_golden_codes=golden, source=_model_name(req.model))
     write_project(files, project, force=req.force)

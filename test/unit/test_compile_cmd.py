@@ -62,16 +62,17 @@ def one_line_error(capsys) -> str:
 
 def test_progress_names_every_stage_with_a_time(compiled):
     _, _, _, err = compiled
-    stages = ["import", "search", "quantize", "passes", "emit", "report"]
+    stages = ["import", "search", "quantize", "passes", "reference", "emit", "report"]
     for i, name in enumerate(stages, 1):
-        assert f"[{i}/6] {name}:" in err
+        assert f"[{i}/7] {name}:" in err
         assert re.search(rf"{name} done in \d+\.\d\d s", err), name
     assert "2/2 reference images" in err  # the progress bar of the test bench
 
 
 def test_json_summary_is_the_cost_model_s_choice(compiled, small_pt2):
     prj, _, summary, _ = compiled
-    assert [s["name"] for s in summary["stages"]] == ["import", "search", "quantize", "passes", "emit", "report"]
+    assert [s["name"] for s in summary["stages"]] == ["import", "search", "quantize", "passes", "reference", "emit",
+                                                 "report"]
     # The same search, run here on the emitted IR, gives the chosen design's numbers.
     module = parse_ir((prj / "ir" / "accel.mlir").read_text())
     searcher = Searcher(extract_workload(module), load_board("zcu102"), Options())

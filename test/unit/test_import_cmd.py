@@ -140,7 +140,7 @@ def test_compile_a_pt2_to_a_c_simulated_project(tmp_path, capsys):
     assert main(["compile", str(small_pt2(tmp_path)), "--board", "zcu102", "--target-fps", "1000",
                  "-o", str(prj), "--csim", "--images", "2"]) == 0
     captured = capsys.readouterr()
-    assert "[6/7] csim:" in captured.err and "2/2 images C-simulated" in captured.err
+    assert "[7/8] csim:" in captured.err and "2/2 images C-simulated" in captured.err
     assert "csim        PASS, bit-identical to the integer reference: 2 image(s)" in captured.out
     assert "precision   W1A" in captured.out and (prj / "ir" / "accel.mlir").is_file()
     # The lowered IR kept in the project re-emits with `vaqf emit`.

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from vaqf_compiler.cost.boards import builtin_boards
-from vaqf_compiler.driver import DUMP_POINTS, Compiled, DumpIR, Request, compile_model
+from vaqf_compiler.driver import DUMP_POINTS, STAGES, Compiled, DumpIR, Request, compile_model
 from vaqf_compiler.progress import Progress
 from vaqf_compiler.report.write import write_report
 from vaqf_compiler.summary import compile_json, compile_summary
@@ -108,7 +108,7 @@ def compile_and_report(req: Request, progress: Progress) -> Compiled:
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     req = request_of(args)
-    progress = Progress(7 if req.csim else 6, None if args.quiet else sys.stderr)
+    progress = Progress(STAGES + req.csim + 1, None if args.quiet else sys.stderr)  # + the report
     compiled = compile_and_report(req, progress)
     if args.json:
         print(json.dumps({**compile_json(compiled), "seconds": time.perf_counter() - start}, indent=2))

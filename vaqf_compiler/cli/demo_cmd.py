@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from vaqf_compiler.cli.compile_cmd import compile_and_report
-from vaqf_compiler.driver import Request
+from vaqf_compiler.driver import STAGES, Request
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.frontend.load import export_module
 from vaqf_compiler.frontend.torch_import import import_program
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                "-o", str(project), "--seed", str(args.seed), "--csim", "--force"]
     print(f"\n==> compile, C-simulate and report (the same as the command below)\n$ {shlex.join(command)}", flush=True)
     req = Request(args.model, args.board, args.target_fps, project, seed=args.seed, csim=True, force=True)
-    compiled = compile_and_report(req, Progress(7, sys.stdout))
+    compiled = compile_and_report(req, Progress(STAGES + 2, sys.stdout))
     print()
     print(compile_summary(compiled))
     print(f"  total       {time.perf_counter() - start:.1f} s")

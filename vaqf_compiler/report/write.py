@@ -70,7 +70,8 @@ def charts(compiled) -> dict[str, tuple[str, str]]:
 def _rows_html(head: list[str], rows: list[list[str]]) -> str:
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+    thead = f"<thead><tr>{th}</tr></thead>" if any(head) else ""
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
 
 
 def _rows_md(head: list[str], rows: list[list[str]]) -> str:
