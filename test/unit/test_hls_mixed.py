@@ -25,9 +25,12 @@ from vaqf_compiler.backends.hls.emit_project import static_file
 from vaqf_compiler.backends.hls.packing import Elem, pack, unpack
 from vaqf_compiler.backends.hls.weights import I64, ParamArena
 from vaqf_compiler.cli.quantize_cmd import quantize_module, scheme_marker
+from vaqf_compiler.cost.model import mixed_cycles
+from vaqf_compiler.cost.workload import EngineLayer, fmt_of
 from vaqf_compiler.dialects import accel
 from vaqf_compiler.frontend.torch_import import ImportedModel
 from vaqf_compiler.ir import parse_ir, print_ir
+from vaqf_compiler.passes.assign_tiling import AssignTilingPass
 from vaqf_compiler.passes.lower_to_accel import LowerToAccelPass
 from vaqf_compiler.passes.partition_host_accel import PartitionHostAccelPass
 from test_hls_csim import _have_toolchain, images, needs_gxx, reference, small  # noqa: F401 (small: fixture)
@@ -246,16 +249,41 @@ def mixed_engines(module) -> list[accel.EngineOp]:
     return [op for op in module.walk() if isinstance(op, accel.EngineOp) and op.quant.mixed]
 
 
+def check_mixed_trips_against_cost_model(module, tiling: Tiling, trips: list[dict], abits: int) -> int:
+    """Every mixed layer's loop nest is the cost model's (`mixed_cycles`, docs/cost-model.md M1-M3): output
+    tiles = max(fixed tiles, PoT tiles), each of ceil(cin / Tn) input steps of one pipelined token loop."""
+    calls = [t for t in trips if str(t["name"]).startswith("accel.engine")]
+    engines = [op for op in module.walk() if isinstance(op, accel.EngineOp)]
+    assert len(calls) == len(engines)
+    checked = 0
+    for op, trip in zip(engines, calls, strict=True):
+        if not op.quant.mixed:
+            continue
+        tokens, cin = op.lhs.type.get_shape()
+        cout, pot = op.rows.rows.data, op.rows.pot.data
+        layer = EngineLayer("fc", tokens, cin, cout, 1, fmt_of(op.quant.inputs), fmt_of(op.quant.weights),
+                            fmt_of(op.out), pot_rows=pot)
+        model = mixed_cycles(layer, abits, tiling.tm, tiling.tn, tiling.pot_tm if pot else 0, pot, 1, 1.0,
+                             detail=True)
+        tiles = max(model.tiles_fixed, model.tiles_pot)
+        assert (trip["tiles"], trip["steps"]) == (tiles, tiles * -(-cin // tiling.tn)), op.weight.key
+        assert trip["compute"] == trip["steps"] * tokens
+        checked += 1
+    return checked
+
+
 @needs_gxx
 @pytest.mark.parametrize(
     "ratio,options",
     [
-        (0.25, HlsOptions(tiling=Tiling(tm=5, tn=12, nh=2, pot_tm=3))),  # tiles that divide nothing
-        (0.75, HlsOptions(port_bits=128, tiling=Tiling(tm=8, tn=16, nh=1, pot_tm=16))),
-        (0.0, HlsOptions()),  # every row fixed point: no PoT array in the kernel
-        (1.0, HlsOptions()),  # every row power of two: the DSP array only does the 16-bit layers
+        # tiles that divide nothing, two input groups, 128-bit words
+        (0.25, HlsOptions(port_bits=128, tiling=Tiling(tm=5, tn=12, nh=2, pot_tm=3))),
+        (0.75, "ir"),  # assign-tiling's tiling of both arrays (#accel.tiling<..., pot_tm = N>)
+        # slow (make test-all): the two ends, each array alone
+        pytest.param(0.0, HlsOptions(), marks=pytest.mark.slow),  # every row fixed point: no PoT array
+        pytest.param(1.0, HlsOptions(), marks=pytest.mark.slow),  # every row power of two: no fixed rows
     ],
-    ids=["r0.25-odd-tiles", "r0.75-port128", "r0", "r1"],
+    ids=["r0.25-odd-tiles-port128", "r0.75-ir-tiling", "r0", "r1"],
 )
 def test_mixed_csim_is_bit_identical_to_the_integer_reference(small, tmp_path, ratio, options):
     module = lowered_mixed(small, ratio)
@@ -263,6 +291,9 @@ def test_mixed_csim_is_bit_identical_to_the_integer_reference(small, tmp_path, r
     assert len(engines) == 4 and all(op.rows is not None for op in engines)  # QKV, proj, fc1, fc2
     n_pot = [op.rows.pot.data for op in engines]
     assert n_pot == [mixed.pot_count(op.rows.rows.data, ratio) for op in engines]
+    if options == "ir":
+        AssignTilingPass(board="zcu102", target_fps=1).apply(Context(), module)
+        options = HlsOptions()
     xs = images(2, seed=5)
     want, codes = reference(module, small.params, xs)
     files = emit_project(module, small.params, options=options, tb_images=xs, tb_golden_codes=codes)
@@ -275,15 +306,11 @@ def test_mixed_csim_is_bit_identical_to_the_integer_reference(small, tmp_path, r
     assert np.array_equal(result.codes, codes)
     assert np.array_equal(result.logits, want)  # float32 logits, bit for bit
     meta = json.loads((tmp_path / "prj" / "project.json").read_text())
-    assert meta["scheme"] == "mixed" and meta["precision"] == "W4A8"
+    assert meta["scheme"] == "mixed" and meta["precision"] == "W4A8" and meta["pot_ratio"] == ratio
     assert sorted(n for n, _ in meta["pot_rows"].values()) == sorted(n_pot)
-    # the engine's loop nest: max(fixed tiles, PoT tiles) output tiles of ceil(cin / Tn) steps
-    t = options.tiling or Tiling()
-    calls = {str(c["name"]): c for c in result.trips}
-    for op in engines:
-        (trip,) = [c for name, c in calls.items() if op.weight.key in name]
-        cout, cin = op.rows.rows.data, op.lhs.type.get_shape()[-1]
-        pot = op.rows.pot.data
-        tiles = max(-(-(cout - pot) // t.tm), -(-pot // t.pot_tm) if pot else 0)
-        assert (trip["tiles"], trip["steps"]) == (tiles, tiles * -(-cin // t.tn)), op.weight.key
-        assert trip["compute"] == trip["steps"] * op.lhs.type.get_shape()[0]
+    tiling = Tiling(**meta["tiling"])
+    if options.tiling is None and ratio == 0.75:
+        assert meta["tiling_source"] == "ir" and f"POT_TM = {tiling.pot_tm};" in config
+        fn = next(op for op in module.walk() if op.name == "func.func")
+        assert tiling.pot_tm == fn.attributes["accel.pot_tm"].value.data
+    assert check_mixed_trips_against_cost_model(module, tiling, result.trips, 8) == 4

@@ -233,3 +233,51 @@ def test_cpp_integer_primitives_match_python_exactly(harness):
     got = run.stdout.splitlines()
     mismatches = [(line, g, w) for line, g, w in zip(lines, got, want, strict=True) if g != w]
     assert not mismatches, mismatches[:5]
+
+
+def _weight_codes(bits: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Stored codes of the mixed scheme (vaqf_compiler.mixed): fixed-point q and power-of-two sign|e."""
+    from vaqf_compiler import mixed
+
+    w = rng.standard_normal((7, 29)) * np.exp(rng.standard_normal((7, 1)))
+    w[rng.random(w.shape) < 0.2] = 0.0  # zero codes
+    w[0, :3] = [1.0, -1.0, 0.0]  # the extremes: e = 0 both signs, the zero code
+    return mixed.fixed_rows(w, bits)[0].ravel(), mixed.pot_codes(w, bits).ravel()
+
+
+@pytest.mark.parametrize("port", PORTS)
+def test_mixed_weight_codes_round_trip_in_python(port):
+    """Fixed-point rows pack as signed k-bit codes, power-of-two rows as unsigned k-bit sign|e codes."""
+    rng = np.random.default_rng(port + 1)
+    for bits in range(2, 8):
+        fixed, pot = _weight_codes(bits, rng)
+        assert pot.min() >= 0 and pot.max() < 1 << bits and fixed.min() >= -((1 << (bits - 1)) - 1)
+        for codes, elem in ((fixed, Elem(bits, True)), (pot, Elem(bits, False))):
+            words = pack(codes, elem, port)
+            assert words.size == -(-codes.size // elem.per_word(port)) * port // 64
+            assert np.array_equal(unpack(words, codes.size, elem, port), codes), (bits, elem)
+    # a negative power-of-two code keeps its sign bit: sign|e = 1|000 is 8, not -8
+    assert unpack(pack(np.array([8, 7]), Elem(4, False)), 2, Elem(4, False)).tolist() == [8, 7]
+
+
+def test_cpp_unpacks_mixed_weight_codes_like_python(harness, tmp_path):
+    rng = np.random.default_rng(5)
+    blob, expected = bytearray(), []
+    for port in PORTS:
+        for bits in range(2, 8):
+            for codes, signed in zip(_weight_codes(bits, rng), (True, False), strict=True):
+                words = pack(codes, Elem(bits, signed), port)
+                blob += struct.pack("<5i", port, bits, int(signed), codes.size, words.size)
+                blob += words.astype("<u8").tobytes()
+                expected.append((codes, words))
+    (tmp_path / "cases.bin").write_bytes(bytes(blob))
+    run = subprocess.run([str(harness), "pack", str(tmp_path / "cases.bin")], capture_output=True)
+    assert run.returncode == 0, run.stderr.decode()
+    out = np.frombuffer(run.stdout, dtype="<i8")
+    pos = 0
+    for codes, words in expected:
+        assert np.array_equal(out[pos : pos + codes.size], codes)  # kernel and host unpack alike
+        pos += codes.size
+        assert np.array_equal(out[pos : pos + words.size].view("<u8"), words)  # and repack as Python does
+        pos += words.size
+    assert pos == out.size
