@@ -42,8 +42,10 @@ def assign_rows(module: ModuleOp, params: Mapping[str, np.ndarray], ratio: float
     """Set `rows` on every mixed FC op of `module` by the rule; returns how many ops got one."""
     ops = mixed_fc_ops(module)
     if not ops:
+        fn = next((o for o in module.walk() if isinstance(o, func.FuncOp)), None)
         raise VaqfError(
-            f"{pass_name}: no FC layer has mixed weights; run mark-quantization{{scheme=mixed}} first"
+            f"{pass_name}: no FC layer has mixed weights; run mark-quantization{{scheme=mixed}} first",
+            where=describe(fn) if fn is not None else None,
         )
     for op in ops:
         assert op.weight is not None and op.quant is not None

@@ -8,7 +8,13 @@ from pathlib import Path
 
 
 from vaqf_compiler.calibrate import apply_learned_scales
-from vaqf_compiler.cli.quantize_cmd import calibration_images, quantize_module
+from vaqf_compiler.cli.quantize_cmd import (
+    add_scheme_arguments,
+    calibration_images,
+    describe_scheme,
+    quantize_module,
+    scheme_marker,
+)
 from vaqf_compiler.interp import input_shape
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_text_atomically
@@ -17,7 +23,6 @@ from vaqf_compiler.frontend.torch_import import ImportedModel, import_program
 from vaqf_compiler.ir import print_ir
 from vaqf_compiler.models.deit import BUILTIN_CONFIGS
 from vaqf_compiler.params import attach_sidecar, save_params
-from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
 from vaqf_compiler.summary import summarize
 
 EXAMPLE = """\
@@ -26,11 +31,16 @@ examples:
   vaqf import model.pt2 -o model.mlir                   # a program saved with torch.export.save
   vaqf import --checkpoint runs/w1a8.pt -o w1a8.mlir    # a stage of `vaqf train`, with its learned scales
   vaqf import --builtin deit-tiny --wbits 1 --abits 8 -o w1a8.mlir   # import and `vaqf quantize` at once
+  vaqf import --builtin deit-tiny --scheme mixed --wbits 4 --abits 8 --pot-ratio 0.5 -o mixed.mlir
 
 A quantized checkpoint (w1a<k>.pt) is imported marked (binary weights, k-bit
 activations) with the scales it learned; the 16-bit fixed-point tensors are
 calibrated on --calibration images (or seeded random ones). w1a32.pt imports
-its binarized weights as a float model; fp.pt the float model.
+its binarized weights as a float model; fp.pt the float model. A mixed-scheme
+checkpoint (w<b>a<k>-mixed-r<r>.pt) is imported with its latent float weights,
+marked mixed (b-bit weights) with the rows split at its PoT ratio r (the split
+training ended with) and its learned scales; w<b>a32-mixed-r<r>.pt imports the
+latent weights unmarked (`vaqf quantize --scheme mixed --wbits b --pot-ratio r`).
 
 The .pt2 must take one image [1, C, H, W] (batch of one, static shapes) and
 return the logits. HuggingFace DeiT/ViT programs need `transformers` installed.
@@ -50,8 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("model", nargs="?", type=Path, help="a .pt2 file saved with torch.export.save")
     src.add_argument("--builtin", choices=sorted(BUILTIN_CONFIGS), help="a built-in DeiT with seeded random weights")
     src.add_argument("--checkpoint", type=Path, help="a stage checkpoint of `vaqf train` (fp.pt, w1a32.pt, w1a8.pt ...)")
-    p.add_argument("--wbits", type=int, help="quantize on import: 1 (binary weights) or 16 (baseline); needs --abits")
     p.add_argument("--abits", type=int, help="quantize on import with K-bit activations (as `vaqf quantize`)")
+    add_scheme_arguments(p)  # --scheme, --wbits, --pot-ratio: as `vaqf quantize`, need --abits
     p.add_argument("--calibration", metavar="X.npy", type=Path,
                    help="images [N, C, H, W] to calibrate scales (default: 4 seeded random images)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .mlir to write (the .npz goes beside it)")
@@ -61,23 +71,36 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def import_checkpoint(path: Path, calibration: Path | None) -> tuple[ImportedModel, str]:
-    """A `vaqf train` stage as vit IR: quantized stages come marked, with their learned scales."""
-    from vaqf_compiler.quant.checkpoint import load_checkpoint, load_model
-    from vaqf_compiler.quant.qmodel import QuantDeiT, binarized_float_deit
+    """A `vaqf train` stage as vit IR: quantized stages come marked, with their learned scales.
+
+    vaqf stages export their binarized weights; mixed stages their latent float
+    weights, from which assign-pot-rows recomputes the split (and the codes) training used.
+    """
+    from vaqf_compiler.quant.checkpoint import load_checkpoint, load_model, weight_scheme
+    from vaqf_compiler.quant.qmodel import export_float_deit
 
     ckpt = load_checkpoint(path)
+    scheme, wbits, pot_ratio = weight_scheme(ckpt)
     network = load_model(path)
-    float_model = binarized_float_deit(network) if isinstance(network, QuantDeiT) else network
+    float_model = export_float_deit(network)
     cfg = float_model.cfg
     imported = import_program(export_module(float_model.eval(), (cfg.in_channels, *cfg.image_size)))
     abits = ckpt.get("abits")
     if abits is None:
+        if scheme == "mixed":
+            return imported, (f"{ckpt['stage']}: latent float weights, float activations; quantize with"
+                              f" `vaqf quantize --scheme mixed --wbits {wbits} --pot-ratio {pot_ratio:g} --abits K`")
         return imported, f"{ckpt['stage']}: float activations; `vaqf quantize` picks a precision"
+    if scheme == "mixed":
+        marker, ratio = scheme_marker("mixed", wbits, abits, pot_ratio)
+    else:
+        marker, ratio = scheme_marker("vaqf", 1, abits, None)
     module = imported.module
     images, source = calibration_images(calibration, (cfg.in_channels, *cfg.image_size), 4, 0)
-    quantize_module(module, imported.params, MarkQuantizationPass(1, abits), images)
+    quantize_module(module, imported.params, marker, images, ratio)
     count = apply_learned_scales(module, ckpt["quant_spec"])
-    return imported, f"{ckpt['stage']}: {count} learned activation scales; 16-bit tensors calibrated on {source}"
+    return imported, (f"{ckpt['stage']}: {describe_scheme(marker, ratio)}, {count} learned activation scales;"
+                      f" 16-bit tensors calibrated on {source}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,13 +108,15 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".mlir":
         raise VaqfError(f"the output must be a .mlir file, got {out}")
     start = time.perf_counter()
-    marker = None
-    if args.abits is not None or args.wbits is not None:
+    marker, ratio = None, None
+    given = [f"--{name.replace('_', '-')}" for name in ("scheme", "wbits", "abits", "pot_ratio")
+             if getattr(args, name) is not None]
+    if given:
         if args.checkpoint is not None:
-            raise VaqfError("a checkpoint carries its own precision; drop --wbits/--abits")
+            raise VaqfError(f"a checkpoint carries its own precision; drop {'/'.join(given)}")
         if args.abits is None:
-            raise VaqfError("--wbits needs --abits (e.g. --wbits 1 --abits 8)")
-        marker = MarkQuantizationPass(1 if args.wbits is None else args.wbits, args.abits)
+            raise VaqfError(f"quantizing on import ({'/'.join(given)}) needs --abits (e.g. --wbits 1 --abits 8)")
+        marker, ratio = scheme_marker(args.scheme, args.wbits, args.abits, args.pot_ratio)
     if args.checkpoint is not None:
         model, note = import_checkpoint(args.checkpoint, args.calibration)
         traced = start
@@ -102,8 +127,8 @@ def run(args: argparse.Namespace) -> int:
         if marker is not None:
             fn = model.module.body.ops.first
             images, source = calibration_images(args.calibration, input_shape(fn), 4, args.seed)
-            quantize_module(model.module, model.params, marker, images)
-            note = f"W{marker.wbits}A{marker.abits}: calibrated on {source}"
+            quantize_module(model.module, model.params, marker, images, ratio)
+            note = f"{describe_scheme(marker, ratio)}: calibrated on {source}"
     model.module.verify()
     imported = time.perf_counter()
     sidecar = out.with_suffix(".npz")

@@ -1,5 +1,5 @@
 // RUN: vaqf-opt %S/../Inputs/tiny_vit.mlir -p fold-patch-embed,mark-quantization,partition-host-accel,lower-to-accel | filecheck %s
-// RUN: vaqf-opt %s --split-input-file -p lower-to-accel --verify-diagnostics
+// RUN: vaqf-opt %s --split-input-file -p lower-to-accel --verify-diagnostics | filecheck %s --check-prefix=ROWS
 
 // FC layers and attention products become the shared engine between a load (through the
 // stream their input format selects) and a store; the rest keeps its meaning in `accel`.
@@ -47,5 +47,16 @@ func.func @unfolded(%img: tensor<3x16x16xf32>) -> tensor<4x8xf32> {
 func.func @fc_on_host(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
   // expected-error @+1 {{lower-to-accel: matrix products must be placed on the FPGA}}
   %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = fixed 16, x = fixed 16> out #vit.format<fixed 16> on host : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+// The row split of mixed weights moves onto the engine unchanged.
+// ROWS-LABEL: func.func @mixed_rows
+// ROWS:       accel.engine fc %{{.*}} heads 1 weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 3 of 8, "b0"> out #vit.format<int 8>
+func.func @mixed_rows(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  %l = vit.layer_norm %x eps 1.0e-06 : f64 out #vit.format<int 8> on accel : tensor<5x8xf32> -> tensor<5x8xf32>
+  %y = vit.linear %l weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 3 of 8, "b0"> out #vit.format<int 8> on accel : tensor<5x8xf32> -> tensor<5x8xf32>
   func.return %y : tensor<5x8xf32>
 }
