@@ -77,3 +77,35 @@ func.func @binary_bits(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
   %0 = accel.store %x format #vit.format<binary 2> : tensor<5x8xf32> -> tensor<5x8xf32>
   func.return %0 : tensor<5x8xf32>
 }
+
+// -----
+
+func.func @fc_rows_without_mixed(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{accel.engine fc: `rows` needs mixed weights (quant w = mixed k)}}
+  %0 = accel.engine fc %x heads 1 weight #vit.param<"w", [8, 8]> quant #vit.quant<w = binary 1, x = int 8> rows #vit.rows<pot 1 of 8, "10"> out #vit.format<int 8> : (tensor<5x8xf32>) -> tensor<5x8xf32>
+  func.return %0 : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @fc_rows_count(%x: tensor<5x8xf32>) -> tensor<5x4xf32> {
+  // expected-error @+1 {{accel.engine fc: `rows` describes 8 rows but the weight has 4}}
+  %0 = accel.engine fc %x heads 1 weight #vit.param<"w", [4, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 1 of 8, "10"> out #vit.format<int 8> : (tensor<5x8xf32>) -> tensor<5x4xf32>
+  func.return %0 : tensor<5x4xf32>
+}
+
+// -----
+
+func.func @attention_rows(%q: tensor<2x5x4xf32>, %k: tensor<2x5x4xf32>) -> tensor<2x5x5xf32> {
+  // expected-error @+1 {{accel.engine attention takes two activations and no weights}}
+  %0 = accel.engine attention %q, %k heads 2 transpose_b quant #vit.quant<w = int 8, x = int 8> rows #vit.rows<pot 1 of 2, "1"> out #vit.format<fixed 16> : (tensor<2x5x4xf32>, tensor<2x5x4xf32>) -> tensor<2x5x5xf32>
+  func.return %0 : tensor<2x5x5xf32>
+}
+
+// -----
+
+func.func @attention_mixed(%q: tensor<2x5x4xf32>, %k: tensor<2x5x4xf32>) -> tensor<2x5x5xf32> {
+  // expected-error @+1 {{accel.engine attention: both operands are activations, not mixed}}
+  %0 = accel.engine attention %q, %k heads 2 transpose_b quant #vit.quant<w = mixed 4, x = int 8> out #vit.format<fixed 16> : (tensor<2x5x4xf32>, tensor<2x5x4xf32>) -> tensor<2x5x5xf32>
+  func.return %0 : tensor<2x5x5xf32>
+}

@@ -44,3 +44,11 @@ func.func @mirrored(%img: tensor<3x16x16xf32>, %t: tensor<4x8xf32>, %h: tensor<2
 // CHECK-NEXT:    accel.select_token %7 index 0 on host
 // CHECK-NEXT:    accel.merge_heads %h on accel
 // CHECK-NEXT:    accel.split_heads %9 heads 2 part 0 of 1 on accel
+
+// An FC engine with mixed weights carries its row split (before `out`).
+func.func @mixed_engine(%x: tensor<5x8xf32>) -> tensor<5x9xf32> {
+  %0 = accel.engine fc %x heads 1 weight #vit.param<"w", [9, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 4 of 9, "d01"> out #vit.format<int 8> : (tensor<5x8xf32>) -> tensor<5x9xf32>
+  func.return %0 : tensor<5x9xf32>
+}
+// CHECK-LABEL: func.func @mixed_engine(
+// CHECK-NEXT:    %0 = accel.engine fc %x heads 1 weight #vit.param<"w", [9, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 4 of 9, "d01"> out #vit.format<int 8> : (tensor<5x8xf32>) -> tensor<5x9xf32>

@@ -536,3 +536,131 @@ func.func @select_token_result_rank(%x: tensor<17x48xf32>) -> tensor<1x48xf32> {
   %c = vit.select_token %x index 0 : tensor<17x48xf32> -> tensor<1x48xf32>
   func.return %c : tensor<1x48xf32>
 }
+
+// ----- the mixed scheme: #vit.format<mixed k>, #vit.quant, #vit.rows, `rows` on vit.linear
+
+func.func @mixed_one_bit(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{#vit.format: mixed weights have 2..8 bits, got 1}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 1, x = int 8> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @mixed_nine_bits(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{#vit.format: mixed weights have 2..8 bits, got 9}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 9, x = int 8> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @mixed_with_scale(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{#vit.format: mixed weights take no scale (each row has its own step)}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4 scale 0.5, x = int 8> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @mixed_inputs(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{#vit.quant: mixed is a weight format; inputs cannot be mixed}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4, x = mixed 4> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @rows_mask_too_short(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{#vit.rows: a mask of 8 rows has 2 hex digits, got 1}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 1 of 8, "1"> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @rows_mask_not_hex(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{#vit.rows: the mask 'g1' is not hexadecimal}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 1 of 8, "g1"> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @rows_mask_beyond(%x: tensor<5x6xf32>) -> tensor<5x6xf32> {
+  // expected-error @+1 {{#vit.rows: the mask sets rows beyond the 6 rows of the weights}}
+  %y = vit.linear %x weight #vit.param<"w", [6, 6]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 1 of 6, "04"> : tensor<5x6xf32> -> tensor<5x6xf32>
+  func.return %y : tensor<5x6xf32>
+}
+
+// -----
+
+func.func @rows_popcount(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{#vit.rows: the mask has 3 power-of-two rows, not 2}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 2 of 8, "70"> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @rows_pot_above_rows(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{#vit.rows: pot must be in 0..8, got 9}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 9 of 8, "ff"> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @rows_zero_rows(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{#vit.rows: rows must be >= 1, got 0}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 0 of 0, ""> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @rows_without_mixed(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{vit.linear: `rows` needs mixed weights (quant w = mixed k)}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = binary 1, x = int 8> rows #vit.rows<pot 1 of 8, "10"> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @rows_without_quant(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{vit.linear: `rows` needs mixed weights (quant w = mixed k)}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> rows #vit.rows<pot 1 of 8, "10"> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @rows_count(%x: tensor<5x8xf32>) -> tensor<5x4xf32> {
+  // expected-error @+1 {{vit.linear: `rows` describes 8 rows but the weight has 4}}
+  %y = vit.linear %x weight #vit.param<"w", [4, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 1 of 8, "10"> : tensor<5x8xf32> -> tensor<5x4xf32>
+  func.return %y : tensor<5x4xf32>
+}
+
+// -----
+
+func.func @rows_syntax(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
+  // expected-error @+1 {{Expected 'of'}}
+  %y = vit.linear %x weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 1, "10"> : tensor<5x8xf32> -> tensor<5x8xf32>
+  func.return %y : tensor<5x8xf32>
+}
+
+// -----
+
+func.func @mixed_matmul(%q: tensor<2x5x4xf32>, %k: tensor<2x5x4xf32>) -> tensor<2x5x5xf32> {
+  // expected-error @+1 {{vit.matmul: both operands are activations, not mixed}}
+  %s = vit.matmul %q, %k transpose_b quant #vit.quant<w = mixed 4, x = int 8> : (tensor<2x5x4xf32>, tensor<2x5x4xf32>) -> tensor<2x5x5xf32>
+  func.return %s : tensor<2x5x5xf32>
+}
+
+// -----
+
+func.func @mixed_patch_embed(%img: tensor<3x16x16xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{vit.patch_embed: mixed weights are for FC layers (vit.linear); fold-patch-embed first}}
+  %0 = vit.patch_embed %img weight #vit.param<"w", [8, 3, 8, 8]> stride array<i64: 8, 8> padding array<i64: 0, 0> quant #vit.quant<w = mixed 4, x = int 8> : tensor<3x16x16xf32> -> tensor<4x8xf32>
+  func.return %0 : tensor<4x8xf32>
+}

@@ -134,3 +134,18 @@ func.func @tokens(%x: tensor<16x48xf32>) -> (tensor<17x48xf32>, tensor<18x48xf32
 // GENERIC:       %1 = "vit.cls_concat"(%x) <{tokens = [#vit.param<"cls_token", [1, 1, 48]>, #vit.param<"dist_token", [1, 1, 48]>]}> : (tensor<16x48xf32>) -> tensor<18x48xf32>
 // GENERIC:       %2 = "vit.pos_embed_add"(%0) <{pos = #vit.param<"pos_embed", [1, 17, 48]>}> : (tensor<17x48xf32>) -> tensor<17x48xf32>
 // GENERIC:       %3 = "vit.select_token"(%2) <{index = 0 : i64}> : (tensor<17x48xf32>) -> tensor<48xf32>
+
+// The mixed scheme: `#vit.format<mixed k>` weights and the `#vit.rows` split (rows 4i..4i+3
+// in hex digit i, row 4i+b as bit 2^b: "d01" = rows 0, 2, 3 and 8 of 9).
+func.func @mixed(%x: tensor<5x8xf32>) -> (tensor<5x9xf32>, tensor<5x9xf32>, tensor<5x4xf32>) {
+  %0 = vit.linear %x weight #vit.param<"w", [9, 8]> bias #vit.param<"b", [9]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 4 of 9, "d01"> out #vit.format<int 8> on accel : tensor<5x8xf32> -> tensor<5x9xf32>
+  %1 = vit.linear %x weight #vit.param<"w", [9, 8]> quant #vit.quant<w = mixed 2, x = int 6> : tensor<5x8xf32> -> tensor<5x9xf32>
+  %2 = vit.linear %x weight #vit.param<"v", [4, 8]> quant #vit.quant<w = mixed 8, x = int 8> rows #vit.rows<pot 0 of 4, "0"> : tensor<5x8xf32> -> tensor<5x4xf32>
+  func.return %0, %1, %2 : tensor<5x9xf32>, tensor<5x9xf32>, tensor<5x4xf32>
+}
+// CHECK-LABEL: func.func @mixed(
+// CHECK-NEXT:    %0 = vit.linear %x weight #vit.param<"w", [9, 8]> bias #vit.param<"b", [9]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 4 of 9, "d01"> out #vit.format<int 8> on accel : tensor<5x8xf32> -> tensor<5x9xf32>
+// CHECK-NEXT:    %1 = vit.linear %x weight #vit.param<"w", [9, 8]> quant #vit.quant<w = mixed 2, x = int 6> : tensor<5x8xf32> -> tensor<5x9xf32>
+// CHECK-NEXT:    %2 = vit.linear %x weight #vit.param<"v", [4, 8]> quant #vit.quant<w = mixed 8, x = int 8> rows #vit.rows<pot 0 of 4, "0"> : tensor<5x8xf32> -> tensor<5x4xf32>
+// GENERIC-LABEL: "func.func"() <{sym_name = "mixed"
+// GENERIC:       %0 = "vit.linear"(%x) <{weight = #vit.param<"w", [9, 8]>, bias = #vit.param<"b", [9]>, quant = #vit.quant<w = mixed 4, x = int 8>, rows = #vit.rows<pot 4 of 9, "d01">, out = #vit.format<int 8>, place = #vit<place accel>}>
