@@ -4,8 +4,10 @@ Stages (each timed, reported by `Progress`):
 
     import    built-in / .pt2 / HuggingFace directory / `vaqf train` checkpoint -> vit IR
     search    the highest activation precision meeting the target (the paper's binary search over the
-              cost model, on the model lowered at 8 bits: the workload's shape does not depend on k)
-    quantize  fold-patch-embed, mark-quantization{wbits=1 abits=k}, calibrate
+              cost model, on the model lowered at 8 bits: the workload's shape does not depend on k);
+              scheme mixed: also the power-of-two ratio (dse.mixed's search, ours)
+    quantize  fold-patch-embed, mark-quantization{wbits=1 abits=k} (mixed: {scheme=mixed wbits=b}
+              and assign-pot-rows{ratio=r}), calibrate
     passes    partition-host-accel, lower-to-accel, assign-tiling{board target-fps}
     reference the integer reference's outputs for the test-bench images (numpy interpreter)
     emit      the project files: kernel, host, packed weights, test bench
@@ -44,8 +46,9 @@ from vaqf_compiler.registry import make_registry_context
 STAGES = 6  # import, search, quantize, passes, reference, emit (+ csim)
 
 # IR snapshots, in pipeline order (`--dump-ir-after NAME`, or `all`).
-DUMP_POINTS = ("import", "fold-patch-embed", "mark-quantization", "calibrate", "partition-host-accel",
-               "lower-to-accel", "assign-tiling")
+DUMP_POINTS = ("import", "fold-patch-embed", "mark-quantization", "assign-pot-rows", "calibrate",
+               "partition-host-accel", "lower-to-accel", "assign-tiling")
+SCHEMES = ("vaqf", "mixed")
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ class Request:
     csim: bool = False
     force: bool = False
     dump: DumpIR = field(default_factory=DumpIR)
+    scheme: str = "vaqf"  # vaqf: binary weights; mixed: fixed-point + power-of-two rows (ours)
+    wbits: int | None = None  # mixed only (default dse.mixed.DEFAULT_WBITS)
+    pot_ratio: float | None = None  # mixed only; None: searched
 
 
 @dataclass
@@ -120,6 +126,7 @@ class Compiled:
     board: Board
     model_name: str
     bits: int
+    wbits: int  # 1 (binary) for the vaqf scheme
     table: list[PrecisionResult]  # best design per precision 1..16 (cost model)
     choice: Choice
     estimate: Estimate  # the chosen design (the same as table[bits - 1].estimate)
@@ -129,6 +136,17 @@ class Compiled:
     stages: list = field(default_factory=list)
     csim: CsimReport | None = None
     dumps: list[Path] = field(default_factory=list)
+
+    @property
+    def scheme(self) -> str:
+        return self.request.scheme
+
+    @property
+    def precision(self) -> str:
+        """W1A8, or `mixed W4A6 (PoT ratio 0.375)`."""
+        if self.scheme == "mixed":
+            return f"mixed W{self.wbits}A{self.bits} (PoT ratio {self.estimate.design.pot_ratio:g})"
+        return f"W{self.wbits}A{self.bits}"
 
 
 def _import(req: Request) -> tuple[Any, str, int | None]:
@@ -165,13 +183,21 @@ def _model_name(spec: str) -> str:
     return spec if spec in BUILTIN_CONFIGS else Path(spec.rstrip("/")).name
 
 
-def _search(module: ModuleOp, board: Board, target: float, fixed_bits: int | None) -> tuple[Searcher, Choice, str]:
+def _search(module: ModuleOp, board: Board, target: float, fixed_bits: int | None, req: Request
+            ) -> tuple[Searcher, Choice, str]:
     from vaqf_compiler.passes.vaqf_pipeline import VaqfPipelinePass
 
     lowered = module.clone()
     if any(op.dialect_name() == "vit" and op.name != "vit.patch_embed" for op in lowered.walk()):
         VaqfPipelinePass(wbits=1, abits=8).apply(make_registry_context(), lowered)
-    searcher = Searcher(extract_workload(lowered, "model"), board, Options())
+    workload = extract_workload(lowered, "model")
+    if req.scheme == "mixed":
+        from vaqf_compiler.dse.mixed import MixedSearcher
+
+        ratios = None if req.pot_ratio is None else (req.pot_ratio,)
+        searcher = MixedSearcher(workload, board, Options(), wbits=req.wbits, ratios=ratios)
+    else:
+        searcher = Searcher(workload, board, Options())
     if fixed_bits is not None:
         result = searcher.best(fixed_bits)
         if result.fps < target:
@@ -186,10 +212,15 @@ def _search(module: ModuleOp, board: Board, target: float, fixed_bits: int | Non
         top = searcher.max_fps()
         if top.estimate is None:
             raise VaqfError(f"{e}; raise the ceilings or choose a larger --board") from None
+        other = "; or try the other --scheme" if req.scheme == "mixed" or fixed_bits is None else ""
         raise VaqfError(f"{e}; lower --target-fps to {top.fps:.1f} or less, or choose a larger --board "
-                        "(vaqf dse --help lists the boards)") from None
+                        f"(vaqf dse --help lists the boards){other}") from None
     tried = ", ".join(map(str, choice.evaluated))
-    return searcher, choice, f"binary search over 1..16 bits evaluated {tried}"
+    how = f"binary search over 1..16 bits evaluated {tried}"
+    if req.scheme == "mixed":
+        how += ("; PoT ratio " + ("given" if req.pot_ratio is not None else "searched") +
+                f", {choice.result.estimate.design.pot_ratio:g}")
+    return searcher, choice, how
 
 
 def _apply(p: ModulePass, module: ModuleOp, req: Request, progress: Progress, dumps: list[Path]) -> None:
@@ -302,6 +333,12 @@ def compile_model(req: Request, progress: Progress | None = None,
     if board.name not in BOARDS:
         raise VaqfError(f"board {board.name!r} has a cost model but no HLS target; choose one of {', '.join(sorted(BOARDS))}")
     target = check_target(req.target_fps)
+    if req.scheme not in SCHEMES:
+        raise VaqfError(f"unknown scheme {req.scheme!r}; choose {' or '.join(SCHEMES)}")
+    if req.scheme != "mixed" and (req.wbits is not None or req.pot_ratio is not None):
+        raise VaqfError("--wbits and --pot-ratio are options of --scheme mixed; add --scheme mixed or drop them")
+    if req.pot_ratio is not None and not 0.0 <= req.pot_ratio <= 1.0:
+        raise VaqfError(f"--pot-ratio must be in [0, 1], got {req.pot_ratio}")
     from vaqf_compiler.frontend.load import check_model_spec
 
     check_model_spec(req.model)
@@ -312,6 +349,9 @@ def compile_model(req: Request, progress: Progress | None = None,
 
     progress.start("import", f"{req.model} -> vit IR")
     imported, note, fixed_bits = _import(req)
+    if req.scheme == "mixed" and fixed_bits is not None:
+        raise VaqfError(f"{req.model} is a quantized vaqf stage ({fixed_bits}-bit activations); --scheme mixed "
+                        "starts from a float model: give the float stage (fp.pt) or drop --scheme mixed")
     module, params = imported.module, imported.params
     module.verify()
     progress.done(f"{sum(1 for op in module.walk() if op.name.startswith('vit.'))} vit ops, "
@@ -319,17 +359,28 @@ def compile_model(req: Request, progress: Progress | None = None,
     _dump("import", module, req, progress, dumps)
 
     progress.start("search", f"activation precision and tiling for {target:g} FPS on {board.name} (cost model)")
-    searcher, choice, how = _search(module, board, target, fixed_bits)
+    searcher, choice, how = _search(module, board, target, fixed_bits, req)
     table = searcher.table()
     bits = choice.bits
-    progress.done(f"W1A{bits}, {choice.result.fps:.1f} FPS predicted; {how}")
+    wbits = getattr(searcher, "wbits", 1)
+    mixed = req.scheme == "mixed"
+    ratio = choice.result.estimate.design.pot_ratio
+    weights = f"W{wbits}A{bits} mixed, PoT ratio {ratio:g}" if mixed else f"W1A{bits}"
+    progress.done(f"{weights}, {choice.result.fps:.1f} FPS predicted; {how}")
 
-    progress.start("quantize", f"binary weights, {bits}-bit activations, calibrated scales")
+    what = f"{wbits}-bit fixed-point/power-of-two weights" if mixed else "binary weights"
+    progress.start("quantize", f"{what}, {bits}-bit activations, calibrated scales")
     if fixed_bits is None:
         shape = input_shape(entry_function(module))
         images, source = calibration_images(req.calibration, shape, 4, req.seed)
         _apply(FoldPatchEmbedPass(), module, req, progress, dumps)
-        _apply(MarkQuantizationPass(1, bits), module, req, progress, dumps)
+        _apply(MarkQuantizationPass(wbits, bits, req.scheme), module, req, progress, dumps)
+        if mixed:
+            from vaqf_compiler.passes.assign_pot_rows import assign_rows
+
+            assign_rows(module, params, ratio)
+            module.verify()
+            _dump("assign-pot-rows", module, req, progress, dumps)
         calibrate(module, params, images)
         _dump("calibrate", module, req, progress, dumps)
         note = f"calibrated on {source}"
@@ -360,7 +411,9 @@ def compile_model(req: Request, progress: Progress | None = None,
 
     estimate = table[bits - 1].estimate
     assert estimate is not None  # the search only picks a feasible precision
-    compiled = Compiled(req, board, _model_name(req.model), bits, table, choice, estimate, how, host_ops,
+    if mixed:
+        estimate = choice.result.estimate  # at the searched ratio (table rows are each at their own best)
+    compiled = Compiled(req, board, _model_name(req.model), bits, wbits, table, choice, estimate, how, host_ops,
                         accel_seconds, dumps=dumps)
     if req.csim:
         progress.start("csim", f"g++ build and {len(tb)} image(s), compared with the integer reference")

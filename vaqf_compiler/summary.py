@@ -35,6 +35,8 @@ def layer_kind(layer) -> str:
     """A LayerCost's kind for the breakdown: the engine array it runs on, or the element-wise op."""
     if layer.array == "lut":
         return "fc, binary weights (LUT array)"
+    if layer.array == "dsp+pot":
+        return "fc, mixed weights (DSP + shift-add)"
     if layer.array == "dsp":
         return "attention (DSP array)" if layer.name.startswith("attention") else "fc, 16-bit (DSP array)"
     return layer.name.split()[0]
@@ -64,6 +66,9 @@ def design_line(compiled) -> str:
     from vaqf_compiler.cost.model import packing
 
     d = compiled.estimate.design
+    if compiled.scheme == "mixed":
+        return (f"DSP array {d.tm}x{d.tn} (16-bit layers, fixed-point rows), shift-add array {d.pot_tm}x{d.tn} "
+                f"(power-of-two rows), {d.nh} head(s) in parallel, {d.ports} AXI port(s) per stream")
     wider = f" ({d.bits}-bit datapath)" if d.bits != compiled.bits else ""
     return (f"16-bit array {d.tm}x{d.tn} (DSP), binary array {d.tm_q}x{d.tn_q} (LUT){wider}, "
             f"{d.nh} head(s) in parallel, G={packing(d.bits)} values/word, {d.ports} AXI port(s) per stream")
@@ -75,7 +80,7 @@ def compile_summary(compiled, top: int = 5) -> str:
     total_ms = e.latency_ms
     lines = [
         f"vaqf compile: {compiled.model_name} on {compiled.board.name} for {r.target_fps:g} FPS -> {r.project}",
-        f"  precision   W1A{compiled.bits}  ({compiled.note})",
+        f"  precision   {compiled.precision}  ({compiled.note})",
         f"  tiling      {design_line(compiled)}",
         f"  predicted   {e.fps:.1f} FPS, {total_ms:.2f} ms per frame at {e.clock_mhz:g} MHz "
         "(cost model, docs/cost-model.md)",
@@ -115,7 +120,10 @@ def compile_json(compiled) -> dict:
         "board": compiled.board.name,
         "target_fps": r.target_fps,
         "project": str(r.project),
+        "scheme": compiled.scheme,
+        "wbits": compiled.wbits,
         "bits": compiled.bits,
+        "pot_ratio": e.design.pot_ratio if compiled.scheme == "mixed" else None,
         "choice": compiled.note,
         "fps": e.fps,
         "latency_ms": e.latency_ms,

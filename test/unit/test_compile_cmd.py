@@ -82,6 +82,9 @@ def test_json_summary_is_the_cost_model_s_choice(compiled, small_pt2):
     assert summary["resources"]["lut"]["share"] == pytest.approx(best.estimate.lut / 274080)
     # The highest precision that meets the target: the next one up does not (or is past 16 bits).
     assert summary["bits"] == 16 or searcher.best(summary["bits"] + 1).fps < float(TARGET)
+    # The prediction assign-tiling wrote on the emitted IR (4 significant digits) is the summary's.
+    fps_attr = float(re.search(r"accel.fps = ([\d.e+]+)", (prj / "ir" / "accel.mlir").read_text()).group(1))
+    assert fps_attr == pytest.approx(summary["fps"], rel=1e-3)
     # The per-kind breakdown adds up to the frame's latency.
     assert sum(k["ms"] for k in summary["kinds"]) == pytest.approx(summary["latency_ms"])
     assert {p["bits"] for p in summary["precisions"]} == set(range(1, 17))
@@ -102,15 +105,16 @@ def test_text_summary_has_the_table(small_pt2, tmp_path, capsys):
 def test_dump_ir_dir_writes_one_numbered_file_per_stage(compiled):
     _, dumps, summary, _ = compiled
     names = sorted(p.name for p in dumps.iterdir())
-    assert names == [f"{i:02d}-{name}.mlir" for i, name in enumerate(DUMP_POINTS, 1)]
-    texts = {name: (dumps / f"{i:02d}-{name}.mlir").read_text() for i, name in enumerate(DUMP_POINTS, 1)}
+    stages = [(i, name) for i, name in enumerate(DUMP_POINTS, 1) if name != "assign-pot-rows"]  # mixed only
+    assert names == [f"{i:02d}-{name}.mlir" for i, name in stages]
+    texts = {name: (dumps / f"{i:02d}-{name}.mlir").read_text() for i, name in stages}
     assert "vit.patch_embed" in texts["import"] and "vit.patch_embed" not in texts["fold-patch-embed"]
     assert "#vit.quant" not in texts["fold-patch-embed"] and "#vit.quant" in texts["mark-quantization"]
     assert "accel.engine" not in texts["partition-host-accel"] and "accel.engine" in texts["lower-to-accel"]
     assert "tiling #accel.tiling" in texts["assign-tiling"] and "tiling" not in texts["lower-to-accel"]
     for text in texts.values():
         parse_ir(text)  # each dump is valid IR
-    assert len(summary["ir_dumps"]) == len(DUMP_POINTS)
+    assert len(summary["ir_dumps"]) == len(stages)
 
 
 def test_dump_ir_after_one_stage_goes_to_stderr(small_pt2, tmp_path, capsys):
@@ -259,3 +263,26 @@ def test_every_subcommand_help_has_an_example(capsys):
         parser_names.append(text)
         assert re.search(r"^examples?:", text, re.M), module.__name__
         assert "vaqf " in text.split("example", 1)[1]
+
+
+def test_the_mixed_scheme_compiles_with_its_rows_and_prediction(small_pt2, tmp_path, capsys):
+    prj, dumps = tmp_path / "prj", tmp_path / "ir"
+    assert main(["compile", str(small_pt2), "--target-fps", TARGET, "-o", str(prj), "--scheme", "mixed",
+                 "--wbits", "4", "--pot-ratio", "0.5", "--dump-ir-after", "assign-pot-rows", "--dump-ir-dir",
+                 str(dumps), "--json", "-q"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["scheme"], summary["wbits"], summary["pot_ratio"]) == ("mixed", 4, 0.5)
+    assert [p.name for p in dumps.iterdir()] == ["04-assign-pot-rows.mlir"]
+    assert "#vit.rows<pot" in (dumps / "04-assign-pot-rows.mlir").read_text()
+    text = (prj / "ir" / "accel.mlir").read_text()
+    assert "mixed 4" in text and "pot_tm" in text
+    fps_attr = float(re.search(r"accel.fps = ([\d.e+]+)", text).group(1))
+    assert fps_attr == pytest.approx(summary["fps"], rel=1e-3)
+    assert any(k["kind"].startswith("fc, mixed weights") for k in summary["kinds"])
+    assert "mixed W4A" in (prj / "report.html").read_text()
+
+
+def test_mixed_options_need_the_mixed_scheme(small_pt2, tmp_path, capsys):
+    assert main(["compile", str(small_pt2), "--target-fps", TARGET, "-o", str(tmp_path / "p"),
+                 "--pot-ratio", "0.5"]) == 1
+    assert "options of --scheme mixed; add --scheme mixed" in one_line_error(capsys)

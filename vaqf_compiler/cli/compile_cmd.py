@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from vaqf_compiler.cost.boards import builtin_boards
-from vaqf_compiler.driver import DUMP_POINTS, STAGES, Compiled, DumpIR, Request, compile_model
+from vaqf_compiler.driver import DUMP_POINTS, SCHEMES, STAGES, Compiled, DumpIR, Request, compile_model
 from vaqf_compiler.progress import Progress
 from vaqf_compiler.report.write import write_report
 from vaqf_compiler.summary import compile_json, compile_summary
@@ -23,7 +23,8 @@ DESCRIPTION = """\
 Compile a Vision Transformer into a Vitis HLS project for a board and a
 target frame rate, in one go: import it; choose the highest activation
 precision whose fastest design meets the target (the paper's binary search
-over vaqf's cost model); quantize (binary weights, calibrated scales); lower
+over vaqf's cost model); quantize (binary or, with --scheme mixed, mixed
+fixed-point/power-of-two weights; calibrated scales); lower
 to the accelerator dialect and assign the tiling; emit the project (kernel,
 host, packed weights, test bench); with --csim, C-simulate it with g++, bit for
 bit against the integer reference. Writes PROJECT/report.html (charts: FPS
@@ -39,6 +40,13 @@ model:
   stage keeps its trained precision and scales).
 
 boards: {", ".join(builtin_boards())}
+
+schemes:
+  vaqf   binary weights, k-bit activations (the paper).
+  mixed  b-bit weights, each weight matrix's rows split into fixed-point rows (DSP
+         array) and power-of-two rows (shift-add array), after Auto-ViT-Acc; the
+         split rule, cost model and search are ours (docs/quantization.md,
+         docs/cost-model.md). The search picks k and, unless --pot-ratio, the ratio.
 
 IR dumps (as mlir-opt's --mlir-print-ir-after):
   --dump-ir-after NAME   after a stage (repeatable, or comma-separated, or `all`):
@@ -57,6 +65,7 @@ examples:
   vaqf compile model.pt2 --target-fps 24 -o prj/ --calibration images.npy --images 4 --csim
   vaqf compile deit-tiny --target-fps 160 -o prj/ --dump-ir-after mark-quantization --dump-ir-after assign-tiling
   vaqf compile deit-small --target-fps 60 -o prj/ --dump-ir-dir prj_ir/ --json > summary.json
+  vaqf compile deit-tiny --target-fps 160 -o prj/ --scheme mixed --wbits 4      # PoT ratio searched
   vaqf compile runs/digits/w1a8.pt --board kv260 --target-fps 500 -o prj/
 """
 
@@ -71,6 +80,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="built-in name, .pt2 file, HuggingFace model directory or vaqf train checkpoint")
     p.add_argument("--board", default="zcu102", help="the FPGA board (default zcu102)")
+    p.add_argument("--scheme", choices=SCHEMES, default="vaqf",
+                   help="weights: vaqf (binary, default) or mixed (fixed-point + power-of-two rows, ours)")
+    p.add_argument("--wbits", type=int, metavar="B", help="--scheme mixed: weight bits (default 4)")
+    p.add_argument("--pot-ratio", type=float, metavar="R",
+                   help="--scheme mixed: share of power-of-two rows in [0, 1] (default: searched)")
     p.add_argument("--target-fps", type=float, required=True, metavar="FPS", help="frame rate to meet")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="the project directory to write")
     p.add_argument("--calibration", metavar="X.npy", type=Path,
@@ -92,7 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def request_of(args: argparse.Namespace) -> Request:
     return Request(args.model, args.board, args.target_fps, args.output, seed=args.seed,
                    calibration=args.calibration, tb_input=args.tb_input, tb_images=args.images, csim=args.csim,
-                   force=args.force, dump=DumpIR.of(args.dump_ir_after, args.dump_ir_dir))
+                   force=args.force, dump=DumpIR.of(args.dump_ir_after, args.dump_ir_dir), scheme=args.scheme,
+                   wbits=args.wbits, pot_ratio=args.pot_ratio)
 
 
 def compile_and_report(req: Request, progress: Progress) -> Compiled:

@@ -29,9 +29,10 @@ def charts(compiled) -> dict[str, tuple[str, str]]:
             "Predicted frame rate of the fastest design at each activation precision (cost model); the dashed "
             "line is the target, the ring the chosen precision (the highest that meets it).",
             line_chart(f"{c.model_name} on {b.name}: FPS vs activation precision",
-                       [Series("predicted FPS (W1Ak)", bits, fps, PALETTE[0])], "activation bits k",
+                       [Series(f"predicted FPS (W{c.wbits}Ak{', mixed' if c.scheme == 'mixed' else ''})", bits,
+                               fps, PALETTE[0])], "activation bits k",
                        "frames per second", hline=(target, f"target {target:g} FPS"),
-                       mark=(c.bits, e.fps, f"W1A{c.bits}: {e.fps:.1f} FPS")),
+                       mark=(c.bits, e.fps, f"W{c.wbits}A{c.bits}: {e.fps:.1f} FPS")),
         ),
     }
     res = []
@@ -43,7 +44,7 @@ def charts(compiled) -> dict[str, tuple[str, str]]:
         "Resources of the fastest design at each precision, as a share of the board (cost model). The search "
         "keeps DSP, LUT and BRAM under 80%, 60% and 90% of the board.",
         line_chart(f"{b.name}: resource use vs activation precision", res, "activation bits k", "% of the board",
-                   y_max=100, mark=(c.bits, 100 * e.lut / b.lut, f"chosen W1A{c.bits}")),
+                   y_max=100, mark=(c.bits, 100 * e.lut / b.lut, f"chosen W{c.wbits}A{c.bits}")),
     )
     out["kinds"] = (
         f"Where one frame's {e.latency_ms:.2f} ms go on the FPGA, by kind of layer (cost model).",
@@ -88,7 +89,7 @@ def tables(compiled) -> dict[str, tuple[list[str], list[list[str]]]]:
             ["model", c.model_name],
             ["board", f"{c.board.name} ({c.board.description or c.board.part})"],
             ["target", f"{c.request.target_fps:g} FPS"],
-            ["precision", f"W1A{c.bits} ({c.note})"],
+            ["precision", f"{c.precision} ({c.note})"],
             ["tiling", design_line(c)],
             ["predicted", f"{e.fps:.1f} FPS, {total:.2f} ms per frame at {e.clock_mhz:g} MHz (cost model)"],
         ]),
