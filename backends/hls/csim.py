@@ -29,6 +29,22 @@ from vaqf_compiler.errors import VaqfError
 # -isystem; g++ 12 still reports these in their inlined code at our call sites.
 CXXFLAGS = ("-std=c++17", "-O2", "-ffp-contract=off", "-Wall", "-Wextra")
 QUIET = ("-Wno-unknown-pragmas", "-Wno-uninitialized", "-Wno-maybe-uninitialized")
+# The sanitizer build (`sanitize=True`, `vaqf csim --sanitize`): AddressSanitizer and
+# UndefinedBehaviorSanitizer, the first finding fatal, warnings as errors. C++20
+# because ap_private.h left-shifts negative values, undefined before C++20 (and
+# reported by UBSan) but defined since; the generated code itself is C++14-clean
+# (run_hls.tcl compiles it so). The ap_int headers stay -isystem; QUIET above
+# silences only what g++ reports of their inlined code.
+SANITIZE_FLAGS = ("-std=c++20", "-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+                  "-fno-sanitize-recover=all", "-Werror")
+# Exit codes of a sanitizer finding, apart from the test bench's 0 (pass) and 1 (codes differ).
+SANITIZER_EXIT = 86
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": f"exitcode={SANITIZER_EXIT}:detect_leaks=1:abort_on_error=0:strict_string_checks=1",
+    "UBSAN_OPTIONS": f"exitcode={SANITIZER_EXIT}:print_stacktrace=1:halt_on_error=1",
+    "LSAN_OPTIONS": f"exitcode={SANITIZER_EXIT}",
+}
+SANITIZER_MARKS = ("runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
 SOURCES = ("kernel/vaqf_top.cpp", "host/csim_main.cpp")
 INCLUDES = ("kernel", "host")
 
@@ -81,17 +97,22 @@ def _stamp(compiler: str, flags: list[str], project: Path) -> str:
 
 
 def build(project: Path, build_dir: Path | None = None, *, cxx: str | None = None, werror: bool = False,
-          extra_flags: tuple[str, ...] = ()) -> Path:
-    """Compile the C simulation; returns the executable (reused while sources, compiler and flags are unchanged)."""
+          extra_flags: tuple[str, ...] = (), sanitize: bool = False) -> Path:
+    """Compile the C simulation; returns the executable (reused while sources, compiler and flags are unchanged).
+
+    `sanitize`: the ASan + UBSan build with -Werror (SANITIZE_FLAGS), by default in DIR/build-sanitize.
+    """
     project = Path(project)
     if not (project / "project.json").is_file():
         raise VaqfError(f"{project} is not a project emitted by `vaqf emit` (no project.json)")
     compiler = find_compiler(cxx)
     ap = find_ap_include()
-    out = Path(build_dir) if build_dir else project / "build"
+    out = Path(build_dir) if build_dir else project / ("build-sanitize" if sanitize else "build")
     out.mkdir(parents=True, exist_ok=True)
-    flags = [*CXXFLAGS, *QUIET, *(["-Werror"] if werror else []), *extra_flags, "-isystem", str(ap),
-             *(f"-I{project / d}" for d in INCLUDES)]
+    base = [f for f in CXXFLAGS if not (sanitize and (f.startswith("-std=") or f.startswith("-O")))]
+    flags = [*base, *QUIET, *(["-Werror"] if werror else []), *(SANITIZE_FLAGS if sanitize else ()), *extra_flags,
+             "-isystem", str(ap), *(f"-I{project / d}" for d in INCLUDES)]
+    link_flags = [f for f in flags if f.startswith("-fsanitize") or f.startswith("-fno-sanitize")]
 
     exe = out / "csim"
     stamp = out / "csim.stamp"
@@ -109,15 +130,20 @@ def build(project: Path, build_dir: Path | None = None, *, cxx: str | None = Non
 
     with concurrent.futures.ThreadPoolExecutor(len(SOURCES)) as pool:
         objects = list(pool.map(compile_one, SOURCES))
-    run = subprocess.run([compiler, *[str(o) for o in objects], "-o", str(exe)], capture_output=True, text=True)
+    run = subprocess.run([compiler, *link_flags, *[str(o) for o in objects], "-o", str(exe)],
+                         capture_output=True, text=True)
     if run.returncode:
         raise VaqfError(f"linking the C simulation failed:\n{run.stderr.strip()[-4000:]}")
     stamp.write_text(key)
     return exe
 
 
+class SanitizerError(VaqfError):
+    """AddressSanitizer or UndefinedBehaviorSanitizer reported a finding in the C simulation."""
+
+
 def run(project: Path, exe: Path, images: Path | None = None, *, timeout: float | None = None,
-        compare: bool = True) -> tuple[np.ndarray, np.ndarray, bool | None, list[dict[str, object]], str]:
+        compare: bool = True, sanitize: bool = False) -> tuple[np.ndarray, np.ndarray, bool | None, list[dict[str, object]], str]:
     project = Path(project)
     meta = json.loads((project / "project.json").read_text())
     outputs = int(meta["outputs"])
@@ -129,10 +155,14 @@ def run(project: Path, exe: Path, images: Path | None = None, *, timeout: float 
     if compare and golden.is_file() and images == project / "tb" / "input.bin":
         args.append(str(golden))
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+        env = {**os.environ, **SANITIZER_ENV} if sanitize else None
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise VaqfError(f"the C simulation did not finish in {timeout} s") from None
     text = proc.stdout + proc.stderr
+    if sanitize and (proc.returncode == SANITIZER_EXIT or any(m in text for m in SANITIZER_MARKS)):
+        first = next((line.strip() for line in text.splitlines() if any(m in line for m in SANITIZER_MARKS)), "")
+        raise SanitizerError(f"the sanitizers found a problem in the C simulation: {first}\n{text.strip()[-4000:]}")
     if proc.returncode not in (0, 1):
         raise VaqfError(f"the C simulation failed (exit {proc.returncode}): {text.strip()[-2000:]}")
     logits = np.fromfile(out_dir / "logits.bin", dtype="<f4").reshape(-1, outputs)
@@ -146,21 +176,23 @@ def run(project: Path, exe: Path, images: Path | None = None, *, timeout: float 
 
 
 def csim(project: Path, images: np.ndarray | None = None, *, build_dir: Path | None = None,
-         cxx: str | None = None, werror: bool = False, timeout: float | None = None) -> CsimResult:
+         cxx: str | None = None, werror: bool = False, timeout: float | None = None,
+         sanitize: bool = False) -> CsimResult:
     """Build and run the C simulation of `project`.
 
     `images` (float32 [N, C, H, W]) replaces the test bench's inputs (then nothing is
     compared); by default tb/input.bin runs and its codes are compared with
-    tb/golden_codes.bin.
+    tb/golden_codes.bin. `sanitize`: build with ASan + UBSan and -Werror; any
+    finding raises `SanitizerError`.
     """
     project = Path(project)
     t0 = time.perf_counter()
-    exe = build(project, build_dir, cxx=cxx, werror=werror)
+    exe = build(project, build_dir, cxx=cxx, werror=werror, sanitize=sanitize)
     t1 = time.perf_counter()
     path = None
     if images is not None:
         path = exe.parent / "images.bin"
         np.ascontiguousarray(images, dtype="<f4").tofile(path)
-    logits, codes, passed, trips, text = run(project, exe, path, timeout=timeout)
+    logits, codes, passed, trips, text = run(project, exe, path, timeout=timeout, sanitize=sanitize)
     t2 = time.perf_counter()
     return CsimResult(logits, codes, passed, trips, t1 - t0, t2 - t1, text)

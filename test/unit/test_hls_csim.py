@@ -13,7 +13,8 @@ import pytest
 from xdsl.context import Context
 
 from vaqf_compiler.backends.hls import HlsOptions, Tiling, csim, emit_project, write_project
-from vaqf_compiler.backends.hls.csim import find_ap_include
+from vaqf_compiler.backends.hls.csim import SanitizerError, find_ap_include
+from vaqf_compiler.backends.hls.csim import build as csim_build
 from vaqf_compiler.calibrate import calibrate
 from vaqf_compiler.cli.main import main
 from vaqf_compiler.cost.model import Hardware, engine_cycles, pipeline_depth
@@ -406,3 +407,80 @@ def test_scale_softmax_gelu_partitioned_onto_the_fpga(small, tmp_path):
     assert np.array_equal(result.logits, want)
     names = [str(t["name"]) for t in result.trips]
     assert any(n.startswith("accel.softmax") for n in names) and any(n.startswith("accel.gelu") for n in names)
+
+
+# --------------------------------------------------------------------------
+# Sanitized C simulation: -Wall -Wextra -Werror, AddressSanitizer, UndefinedBehaviorSanitizer
+# --------------------------------------------------------------------------
+
+
+@needs_gxx
+def test_csim_sanitize_from_the_command_line(small, w1a8, tmp_path, capsys):
+    """`vaqf csim --sanitize` on the reduced W1A8 model: no ASan/UBSan finding, warning-free with -Werror,
+    and still bit-identical to the integer reference (PASS)."""
+    xs = images(2, seed=5)
+    _, codes = reference(w1a8, small.params, xs)
+    write_project(emit_project(w1a8, small.params, tb_images=xs, tb_golden_codes=codes), tmp_path / "prj")
+    assert main(["csim", str(tmp_path / "prj"), "--sanitize"]) == 0
+    assert capsys.readouterr().out.startswith("PASS:")
+    assert (tmp_path / "prj" / "build-sanitize" / "csim").is_file()
+
+
+@needs_gxx
+@pytest.mark.slow
+def test_sanitized_csim_with_every_unit_on_the_fpga(small, tmp_path):
+    """W1A4 with scale, softmax and GELU on the FPGA too (every kernel unit) under ASan + UBSan."""
+    module = parse_ir(print_ir(small.module))
+    FoldPatchEmbedPass().apply(Context(), module)
+    MarkQuantizationPass(1, 4).apply(Context(), module)
+    calibrate(module, small.params, list(images(3, seed=1)))
+    VaqfPipelinePass(1, 4, softmax_on_accel=True, gelu_on_accel=True, scale_on_accel=True).apply(Context(), module)
+    xs = images(2, seed=5)
+    want, codes = reference(module, small.params, xs)
+    write_project(emit_project(module, small.params, tb_images=xs, tb_golden_codes=codes), tmp_path / "prj")
+    result = csim(tmp_path / "prj", sanitize=True)
+    assert result.passed, result.output
+    assert np.array_equal(result.logits, want)
+
+
+# Planted in the kernel's top function, armed by an environment variable so that one build serves:
+# one int past a heap array (ASan), a signed overflow (UBSan).
+PLANTED = """{
+    const char* plant = getenv("VAQF_PLANTED_BUG");
+    volatile int i = 8, big = 2147483647;
+    int* a = new int[8]();
+    int* volatile alias = a;  // hides the size from UBSan's object-size check: ASan's to find
+    if (plant && plant[0] == 'a') alias[i] = 1;
+    if (plant && plant[0] == 'u') { volatile int r = big + 1; (void)r; }
+    delete[] a;
+  }
+  """
+
+
+@needs_gxx
+def test_sanitizers_fire_on_a_planted_bug(small, w1a8, tmp_path, monkeypatch):
+    """The sanitized build is not a no-op: bugs planted in the kernel are reported, and only under it."""
+    xs = images(1, seed=5)
+    _, codes = reference(w1a8, small.params, xs)
+    write_project(emit_project(w1a8, small.params, tb_images=xs, tb_golden_codes=codes), tmp_path / "prj")
+    top = tmp_path / "prj" / "kernel" / "vaqf_top.cpp"
+    text = top.read_text()
+    head = text.index("switch (d.op)")
+    top.write_text("#include <cstdlib>\n" + text[:head] + PLANTED + text[head:])
+    assert csim(tmp_path / "prj", sanitize=True).passed  # not armed: no finding
+    for bug, finding in (("asan", "AddressSanitizer"), ("ubsan", "runtime error: signed integer overflow")):
+        monkeypatch.setenv("VAQF_PLANTED_BUG", bug)
+        with pytest.raises(SanitizerError, match=finding):
+            csim(tmp_path / "prj", sanitize=True)
+
+
+@needs_gxx
+@pytest.mark.slow
+def test_sanitized_build_fails_on_a_warning(small, w1a8, tmp_path):
+    write_project(emit_project(w1a8, small.params), tmp_path / "prj")
+    top = tmp_path / "prj" / "kernel" / "vaqf_top.cpp"
+    text = top.read_text()
+    head = text.index("switch (d.op)")
+    top.write_text(text[:head] + "int unused_variable = 0;\n  " + text[head:])
+    with pytest.raises(VaqfError, match="unused"):
+        csim_build(tmp_path / "prj", sanitize=True)

@@ -24,6 +24,7 @@ examples:
   vaqf csim prj/                                 # the test bench in prj/tb/, compared bit for bit
   vaqf csim prj/ --input images.npy -o logits.npy   # other images (nothing to compare)
   CXX=clang++ vaqf csim prj/
+  vaqf csim prj/ --sanitize                      # ASan + UBSan, -Werror: no findings allowed
 """
 
 
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="LOGITS.npy", type=Path, help="where to write the logits (.npy)")
     p.add_argument("--build-dir", type=Path, help="where to compile (default DIR/build)")
     p.add_argument("--cxx", help="the C++ compiler (default $CXX, else g++)")
+    p.add_argument("--sanitize", action="store_true",
+                   help="build with -Wall -Wextra -Werror, AddressSanitizer and UndefinedBehaviorSanitizer"
+                        " (C++20, DIR/build-sanitize); any finding is an error")
     p.set_defaults(func=run)
 
 
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             images = images[None]
     if not args.project.is_dir():
         raise VaqfError(f"project directory {args.project} not found")
-    result = csim(args.project, images, build_dir=args.build_dir, cxx=args.cxx)
+    result = csim(args.project, images, build_dir=args.build_dir, cxx=args.cxx, sanitize=args.sanitize)
     if args.output is not None:
         try:
             write_atomically(args.output, lambda f: np.save(f, result.logits))
