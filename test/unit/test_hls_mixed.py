@@ -314,3 +314,8 @@ def test_mixed_csim_is_bit_identical_to_the_integer_reference(small, tmp_path, r
         fn = next(op for op in module.walk() if op.name == "func.func")
         assert tiling.pot_tm == fn.attributes["accel.pot_tm"].value.data
     assert check_mixed_trips_against_cost_model(module, tiling, result.trips, 8) == 4
+    if ratio == 0.25:  # run_hls.tcl compiles the kernel as C++14
+        run = subprocess.run(["g++", "-std=c++14", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas",
+                              "-isystem", str(find_ap_include()), "-Ikernel", "kernel/vaqf_top.cpp"],
+                             cwd=tmp_path / "prj", capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr

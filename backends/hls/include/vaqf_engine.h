@@ -295,7 +295,8 @@ struct Engine {
   }
 
   // One step: every token through the TM x TN array (and, for a mixed layer, the PTM x TN PoT array).
-  static void compute(const LayerDesc& d, bool attn, bool first, bool pot, const XT xb[NH][MAX_T][TI],
+  // `fix` / `pot`: the tile has rows on that array (a mixed layer's arrays may have different tile counts).
+  static void compute(const LayerDesc& d, bool attn, bool first, bool fix, bool pot, const XT xb[NH][MAX_T][TI],
                       const WT wb[NH][TM][TI], const PW pb[NH][PT][TI], ACC acc[NH][MAX_T][TM],
                       PACC pacc[MAX_T][PT]) {
     for (int t = 0; t < d.tokens; ++t) {
@@ -311,7 +312,7 @@ struct Engine {
           ACC s = 0;
           for (int j = 0; j < TI; ++j) {
 #pragma HLS unroll
-            mac(s, xb[gi][t][j], wb[gi][mi][j]);
+            if (fix) mac(s, xb[gi][t][j], wb[gi][mi][j]);
           }
           part[gi][mi] = s;
         }
@@ -331,7 +332,9 @@ struct Engine {
           pacc[t][pm] = (first ? PACC(0) : pacc[t][pm]) + s;
         }
       }
-      if (attn) {
+      if (!fix) {
+        // a mixed layer's tile beyond its fixed-point rows: the DSP array idles
+      } else if (attn) {
         for (int gi = 0; gi < NH; ++gi) {
 #pragma HLS unroll
           for (int mi = 0; mi < TM; ++mi) {
@@ -428,27 +431,28 @@ struct Engine {
 #pragma HLS array_partition variable=w_pong complete dim=0
 #pragma HLS array_partition variable=p_ping complete dim=0
 #pragma HLS array_partition variable=p_pong complete dim=0
-    const bool pot = !attn && pot_rows(d) > 0;
+    const bool fix = attn || o * TM < fixed_rows(d);
+    const bool pot = !attn && o * PT < pot_rows(d);
     VAQF_COUNT(tiles, 1);
     load_x(x16, xq, d, attn, g, 0, x_ping);
-    load_w(wp, d, attn, g, o, 0, w_ping);
+    if (fix) load_w(wp, d, attn, g, o, 0, w_ping);
     if (pot) load_wp(wp, d, o, 0, p_ping);
     for (int i = 0; i < n_i; ++i) {
       VAQF_COUNT(steps, 1);
       if (i % 2 == 0) {
         if (i + 1 < n_i) {
           load_x(x16, xq, d, attn, g, i + 1, x_pong);
-          load_w(wp, d, attn, g, o, i + 1, w_pong);
+          if (fix) load_w(wp, d, attn, g, o, i + 1, w_pong);
           if (pot) load_wp(wp, d, o, i + 1, p_pong);
         }
-        compute(d, attn, i == 0, pot, x_ping, w_ping, p_ping, acc, pacc);
+        compute(d, attn, i == 0, fix, pot, x_ping, w_ping, p_ping, acc, pacc);
       } else {
         if (i + 1 < n_i) {
           load_x(x16, xq, d, attn, g, i + 1, x_ping);
-          load_w(wp, d, attn, g, o, i + 1, w_ping);
+          if (fix) load_w(wp, d, attn, g, o, i + 1, w_ping);
           if (pot) load_wp(wp, d, o, i + 1, p_ping);
         }
-        compute(d, attn, false, pot, x_pong, w_pong, p_pong, acc, pacc);
+        compute(d, attn, false, fix, pot, x_pong, w_pong, p_pong, acc, pacc);
       }
     }
   }
