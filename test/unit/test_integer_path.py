@@ -137,3 +137,104 @@ def test_calibration_images_of_the_wrong_shape(tmp_path, capsys, imported_file):
     assert main(["quantize", str(imported_file), "--calibration", str(tmp_path / "c.npy"),
                  "-o", str(tmp_path / "q.mlir")]) == 1
     assert "expected [N, 3, 224, 224]" in capsys.readouterr().err
+
+
+# ----- the mixed scheme (fixed-point and power-of-two weight rows; ours) ---------------------
+
+
+def mixed_quantized(model: ImportedModel, ratio: float, wbits: int = 4, abits: int = 8):
+    from vaqf_compiler.cli.quantize_cmd import quantize_module, scheme_marker
+
+    module = parse_ir(print_ir(model.module))
+    marker, ratio = scheme_marker("mixed", wbits, abits, ratio)
+    quantize_module(module, model.params, marker, np.stack(images(3)), ratio)
+    return module
+
+
+@pytest.mark.parametrize("ratio", [0.25, 0.75])
+def test_mixed_integer_path_is_the_same_on_vit_and_accel_ir(model, tmp_path, ratio):
+    from vaqf_compiler.passes.sidecar import ir_file
+
+    module = mixed_quantized(model, ratio)
+    x = images(1, seed=4)[0]
+    on_vit = run_function(module, model.params, x, mode="int")
+    with ir_file(None):  # no IR file: the weights come from the option
+        from vaqf_compiler.params import save_params
+
+        save_params(tmp_path / "w.npz", model.params)
+        VaqfPipelinePass(4, 8, scheme="mixed", pot_ratio=ratio, weights=str(tmp_path / "w.npz")).apply(Context(), module)
+    engines = [op for op in module.walk() if isinstance(op, accel.EngineOp) and op.quant.mixed]
+    assert len(engines) == 8 and all(op.rows is not None for op in engines)
+    on_accel = run_function(module, model.params, x, mode="int")
+    again = run_function(parse_ir(print_ir(module)), model.params, x, mode="int")
+    assert np.array_equal(on_vit, on_accel) and np.array_equal(on_accel, again)
+
+
+def test_mixed_weights_are_the_rule_s_codes(model):
+    from vaqf_compiler import intconst, mixed
+    from vaqf_compiler.intconst import Params
+
+    module = mixed_quantized(model, 0.5, wbits=3)
+    fc1 = next(op for op in module.walk() if isinstance(op, vit.LinearOp) and op.weight.key == "blocks.1.fc1.weight")
+    w = model.params["blocks.1.fc1.weight"].astype(np.float64)
+    pot = mixed.assign_pot_rows(w, 3, 0.5)
+    assert np.array_equal(fc1.rows.pot_mask, pot) and fc1.rows.pot.data == 384
+    ints, step = intconst.weight_codes(fc1, fc1.weight, fc1.quant, Params(model.params))
+    want = mixed.mixed_weights(w, 3, pot)
+    assert np.array_equal(ints, want.ints) and np.array_equal(step, want.step)
+    lo, hi = fc1.quant.weights.code_range
+    assert (lo, hi) == (-4, 4) and lo <= ints.min() and ints.max() <= hi  # E = 2 at 3 bits
+
+
+def test_mixed_float_mode_runs_the_fake_quant_weights(model):
+    """Float mode of a mixed module = the float model with each encoder FC's weights ints × step."""
+    from vaqf_compiler import mixed
+
+    module = mixed_quantized(model, 0.5)
+    params = dict(model.params)
+    for op in module.walk():
+        if isinstance(op, vit.LinearOp) and op.quant.mixed:
+            w = params[op.weight.key].astype(np.float64)
+            mw = mixed.mixed_weights(w, 4, op.rows.pot_mask)
+            params[op.weight.key] = mw.ints * mw.step[:, None]
+    x = images(1, seed=2)[0]
+    got = run_function(module, model.params, x)
+    want = run_function(model.module, params, x)  # the unmarked float model on fake-quant weights
+    assert np.abs(got - want).max() < 1e-4 * np.abs(want).max()
+    assert np.abs(got - run_function(model.module, model.params, x)).max() > 1e-3  # not the float weights
+
+
+def test_mixed_without_rows_is_refused(model):
+    module = mixed_quantized(model, 0.5)
+    fc2 = next(op for op in module.walk() if isinstance(op, vit.LinearOp) and op.weight.key == "blocks.1.fc2.weight")
+    del fc2.properties["rows"]
+    for mode in ("float", "int"):
+        with pytest.raises(VaqfError, match="mixed weights but no `rows`: run assign-pot-rows"):
+            run_function(module, model.params, images(1)[0], mode=mode)
+
+
+def test_mixed_eight_bit_weights(model):
+    # Ratio 0: all rows fixed point, any k works. With PoT rows, 8-bit integer weights would
+    # be ±2^126: refused with one line naming the op.
+    module = mixed_quantized(model, 0.0, wbits=8)
+    assert run_function(module, model.params, images(1)[0], mode="int").shape == (1000,)
+    module = mixed_quantized(model, 0.5, wbits=8)  # float mode (calibration) uses exact float PoT values
+    with pytest.raises(VaqfError, match="use at most 7 weight bits with PoT rows"):
+        run_function(module, model.params, images(1)[0], mode="int")
+
+
+def test_quantize_mixed_from_the_command_line(tmp_path, capsys, imported_file):
+    out = tmp_path / "q.mlir"
+    assert main(["quantize", str(imported_file), "--scheme", "mixed", "--wbits", "4", "--abits", "8",
+                 "--pot-ratio", "0.25", "-o", str(out)]) == 0
+    assert "mixed W4A8, PoT ratio 0.25: calibrated on 4 seeded random images" in capsys.readouterr().out
+    text = out.read_text()
+    assert text.count("rows #vit.rows<pot 144 of 576, ") == 2 and "vit.pot_ratio = 2.500000e-01 : f64" in text
+    lowered = tmp_path / "a.mlir"
+    from vaqf_compiler.cli.opt import main as opt_main
+
+    assert opt_main([str(out), "-p", "vaqf-pipeline{scheme=mixed pot-ratio=0.25}", "-o", str(lowered)]) == 0
+    np.save(tmp_path / "x.npy", images(1))
+    for ir, y in ((out, "y1.npy"), (lowered, "y2.npy")):
+        assert main(["run", str(ir), "-i", str(tmp_path / "x.npy"), "--mode", "int", "-o", str(tmp_path / y)]) == 0
+    assert np.array_equal(np.load(tmp_path / "y1.npy"), np.load(tmp_path / "y2.npy"))
