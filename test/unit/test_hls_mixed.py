@@ -28,12 +28,15 @@ from vaqf_compiler.cli.quantize_cmd import quantize_module, scheme_marker
 from vaqf_compiler.cost.model import mixed_cycles
 from vaqf_compiler.cost.workload import EngineLayer, fmt_of
 from vaqf_compiler.dialects import accel
-from vaqf_compiler.frontend.torch_import import ImportedModel
+from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.frontend.load import export_module
+from vaqf_compiler.frontend.torch_import import ImportedModel, import_program
 from vaqf_compiler.ir import parse_ir, print_ir
+from vaqf_compiler.models.deit import build_deit
 from vaqf_compiler.passes.assign_tiling import AssignTilingPass
 from vaqf_compiler.passes.lower_to_accel import LowerToAccelPass
 from vaqf_compiler.passes.partition_host_accel import PartitionHostAccelPass
-from test_hls_csim import _have_toolchain, images, needs_gxx, reference, small  # noqa: F401 (small: fixture)
+from test_hls_csim import SMALL, _have_toolchain, images, needs_gxx, reference
 
 # ----- the engine alone ------------------------------------------------------------
 
@@ -235,6 +238,12 @@ def test_mixed_fc_on_the_dsp_and_pot_arrays_matches_numpy(engine, k):
 # ----- the whole backend on a reduced DeiT ----------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def small() -> ImportedModel:
+    """test_hls_csim's reduced DeiT (17 tokens, dim 32, 2 heads, one block)."""
+    return import_program(export_module(build_deit("deit-tiny", seed=3, **SMALL), (3, 32, 32)))
+
+
 def lowered_mixed(model: ImportedModel, ratio: float, wbits: int = 4, abits: int = 8):
     """The reduced DeiT in the mixed scheme: marked, rows split at `ratio`, calibrated, lowered to accel."""
     module = parse_ir(print_ir(model.module))
@@ -319,3 +328,57 @@ def test_mixed_csim_is_bit_identical_to_the_integer_reference(small, tmp_path, r
                               "-isystem", str(find_ap_include()), "-Ikernel", "kernel/vaqf_top.cpp"],
                              cwd=tmp_path / "prj", capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
+
+
+# ----- what the backend stores and refuses (no compiler needed) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def half(small):
+    return lowered_mixed(small, 0.5)
+
+
+def test_mixed_layer_constants_split_the_rows_and_keep_the_reference_requantization(small, half):
+    from vaqf_compiler import intconst as ic
+    from vaqf_compiler.backends.hls.program import build_program
+    from vaqf_compiler.backends.hls.weights import pot_weights
+
+    program = build_program(half, small.params, HlsOptions(tiling=Tiling(pot_tm=7)))
+    source = ic.Params(small.params)
+    for op in mixed_engines(half):
+        c = program.constants[op]
+        ints, step = ic.weight_codes(op, op.weight, op.quant, source)
+        rq = ic.fc_requant(op, op.lhs, step, op.bias, ic.fc_bound(ints, op.lhs), source)
+        table = c.arrays["rows"][0][0]
+        pot = op.rows.pot_mask
+        assert sorted(table.tolist()) == list(range(pot.size))  # a permutation: every row written once
+        assert not pot[table[: (~pot).sum()]].any() and pot[table[(~pot).sum() :]].all()
+        (fixed, f_elem), (pcodes, p_elem) = c.arrays["weight"], c.arrays["weight_pot"]
+        assert (f_elem, p_elem) == (Elem(4, True), Elem(4, False)) and c.scalars["n_pot"] == pot.sum()
+        assert np.array_equal(fixed, ints[~pot]) and np.array_equal(pot_weights(pcodes, 4), ints[pot])
+        assert np.array_equal(c.arrays["mult"][0][0], np.broadcast_to(rq.multiplier, pot.shape)[table])
+        assert np.array_equal(c.arrays["offset"][0][0], np.broadcast_to(rq.offset, pot.shape)[table])
+        assert c.scalars["shift"] == rq.shift
+        assert c.scalars["pot_acc_bits"] > c.scalars["acc_bits"]  # 2^E = 64 > 7: the PoT sums are wider
+    cfg = program.config
+    assert (cfg.has_pot, cfg.pot_bits, cfg.pot_x_bits, cfg.tiling.pot_tm) == (True, 4, 8, 7)
+
+
+def test_mixed_engine_without_row_split_is_refused(small, half):
+    module = parse_ir(print_ir(half))
+    op = mixed_engines(module)[1]
+    del op.properties["rows"]
+    with pytest.raises(VaqfError, match="assign-pot-rows"):
+        emit_project(module, small.params)
+
+
+def test_pot_tm_comes_from_the_ir_and_must_agree(small, half):
+    from vaqf_compiler.backends.hls.target import tiling_from_ir
+
+    module = parse_ir(print_ir(half))
+    for op in mixed_engines(module):
+        op.properties["tiling"] = accel.TilingAttr(8, 16, 1, 8, 1, pot_tm=24)
+    assert tiling_from_ir(module).tiling.pot_tm == 24
+    op.properties["tiling"] = accel.TilingAttr(8, 16, 1, 8, 1, pot_tm=12)
+    with pytest.raises(VaqfError, match="different PoT array tilings"):
+        tiling_from_ir(module)
