@@ -261,3 +261,112 @@ def test_missing_pt2_and_garbage_pt2(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(VaqfError, match="cannot load"):
         load_program(bad)
+
+
+# --------------------------------------------------------------------------
+# Robustness: models vaqf cannot compile get one clear line, never a traceback
+# --------------------------------------------------------------------------
+
+SMALL_DEIT = dict(image_size=(32, 32), patch_size=8, dim=32, heads=2, depth=1, num_classes=10)
+
+
+class _Cnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 8, 3, padding=1), nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
+
+
+class _Identity(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class _Constant(nn.Module):
+    def forward(self, x):
+        return torch.zeros(1, 10)
+
+
+class _Pooled(nn.Module):
+    """A patch embedding followed by average pooling and an op vaqf has no unit for (relu)."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch, self.fc = nn.Conv2d(3, 8, 8, stride=8), nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.patch(x).flatten(2).transpose(1, 2)))[:, 0]
+
+
+ROBUSTNESS = {
+    "non-ViT CNN": (_Cnn(), (3, 16, 16), r"conv2d kernel \[3, 3\] differs from stride \[1, 1\]: not a patch embedding"),
+    "empty model": (_Identity(), (3, 8, 8), "computes nothing from its image"),
+    "output ignores the image": (_Constant(), (3, 8, 8), "does not depend on its input image"),
+    "unsupported op": (_Pooled(), (3, 32, 32), r"unsupported aten op 'aten.relu.default' .* at test_importer.py:\d+"),
+    "odd image size": (
+        build_deit("deit-tiny", **{**SMALL_DEIT, "image_size": (30, 30)}), (3, 30, 30),
+        "image 30x30 is not a multiple of the patch size 8x8",
+    ),
+    "zero classes": (build_deit("deit-tiny", **{**SMALL_DEIT, "num_classes": 0}), (3, 32, 32),
+                     r"'head.weight' has a zero-size shape \[0, 32\]"),
+    "hidden not divisible by heads": (build_deit("deit-tiny", **{**SMALL_DEIT, "dim": 30, "heads": 4}), (3, 32, 32),
+                                      "torch.export failed on DeiT: shape .* is invalid"),
+    "zero heads": (build_deit("deit-tiny", **{**SMALL_DEIT, "heads": 0}), (3, 32, 32),
+                   "torch.export failed on DeiT: integer division or modulo by zero"),
+}
+
+
+@pytest.mark.parametrize("name", ROBUSTNESS)
+def test_unsupported_models_give_one_clear_line(name):
+    model, shape, pattern = ROBUSTNESS[name]
+    with pytest.raises(VaqfError, match=pattern) as info:
+        import_program(export_module(model, shape))
+    assert "\n" not in str(info.value)
+
+
+def test_not_a_vit_without_patch_embedding():
+    """A model of ops vaqf knows but no patch embedding (a linear over each pixel row) is not a ViT."""
+
+    class RowMlp(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.fc(x[0, 0])
+
+    with pytest.raises(VaqfError, match="not a ViT: the model has no patch embedding"):
+        import_program(export_module(RowMlp(), (1, 8, 8)))
+
+
+def test_dynamic_image_size_refused():
+    model = build_deit("deit-tiny", **SMALL_DEIT)
+    dims = {2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO}
+    program = torch.export.export(model.eval(), (torch.zeros(1, 3, 32, 32),), dynamic_shapes=(dims,))
+    with pytest.raises(VaqfError, match=r"dynamic shape \[1, 3, s\d+, s\d+\]; export with static shapes"):
+        import_program(program)
+
+
+def test_unexpected_failures_inside_the_importer_are_one_line(monkeypatch):
+    from vaqf_compiler.frontend import torch_import
+
+    def boom(self, node, a):
+        raise KeyError("something the importer did not foresee")
+
+    monkeypatch.setitem(torch_import.TorchImporter.__init__.__globals__, "_pair", lambda v: boom(None, None, None))
+    with pytest.raises(VaqfError, match=r"cannot import the model \(KeyError\): 'something the importer did not"):
+        import_program(export_module(build_deit("deit-tiny", **SMALL_DEIT), (3, 32, 32)))
+
+
+def test_import_command_reports_a_non_vit_in_one_line(tmp_path, capsys):
+    from vaqf_compiler.cli.main import main
+
+    path = tmp_path / "cnn.pt2"
+    torch.export.save(export_module(_Cnn(), (3, 16, 16)), str(path))
+    assert main(["import", str(path), "-o", str(tmp_path / "m.mlir")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("vaqf import: error: unsupported 'aten.conv2d.default'")
+    assert not (tmp_path / "m.mlir").exists()

@@ -254,6 +254,14 @@ class TorchImporter:
         if not isinstance(result, View):
             raise VaqfError("the model's output does not depend on its input image")
         value = self._materialize(result)
+        computed = [op.name for op in self.block.ops]
+        if not computed:
+            raise VaqfError("the model computes nothing from its image (it returns the input as it is); not a ViT")
+        if "vit.patch_embed" not in computed:
+            raise VaqfError(
+                "not a ViT: the model has no patch embedding (a conv2d whose kernel equals its stride applied to"
+                f" the image); it computes {', '.join(sorted(set(computed)))}"
+            )
         self.builder.insert(func.ReturnOp(value))
         fn = func.FuncOp("forward", ([self.image_type], [value.type]), Region(self.block))
         return ImportedModel(ModuleOp([fn]), self.params)
@@ -270,6 +278,9 @@ class TorchImporter:
         if not isinstance(c, Const):
             raise UnsupportedError(f"the {what} must be a parameter, not an activation")
         name = c.name or f"const.{node_name}.{what}"
+        if 0 in c.value.shape:
+            raise UnsupportedError(f"the {what} '{name}' has a zero-size shape {list(c.value.shape)}"
+                                   " (a layer with no channels, classes or heads)")
         array = c.value.detach().to(torch.float32).contiguous().numpy()
         if name in self.params and not np.array_equal(self.params[name], array):
             name = f"{name}.{node_name}"
@@ -619,5 +630,15 @@ def _pair(v: Any) -> list[int]:
 
 
 def import_program(program: ExportedProgram) -> ImportedModel:
-    """Translate an ExportedProgram of a ViT into a `vit` module and its parameters."""
-    return TorchImporter(program).run()
+    """Translate an ExportedProgram of a ViT into a `vit` module and its parameters.
+
+    Every failure is a one-line `VaqfError`; anything the handlers did not foresee
+    (an IR verifier, torch) is reported as such rather than as a traceback.
+    """
+    try:
+        return TorchImporter(program).run()
+    except VaqfError:
+        raise
+    except (Exception, RecursionError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise VaqfError(f"cannot import the model ({type(e).__name__}): {first}") from None
