@@ -12,14 +12,25 @@ from pathlib import Path
 import pytest
 import torch
 
+from vaqf_compiler import mixed
 from vaqf_compiler.cli.main import main
+from vaqf_compiler.cli.train_cmd import format_comparison
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.quant import checkpoint as ckpt_io
 from vaqf_compiler.quant.data import load_image_folder, shard_indices
 from vaqf_compiler.quant.distributed import init_distributed
 from vaqf_compiler.quant.progress import Progress
+from vaqf_compiler.quant.mixed_linear import MixedLinear
 from vaqf_compiler.quant.qmodel import QuantDeiT
-from vaqf_compiler.quant.recipe import RecipeConfig, run_recipe
+from vaqf_compiler.quant.recipe import (
+    RecipeConfig,
+    RecipeResult,
+    StageResult,
+    evaluate,
+    load_data,
+    run_recipe,
+    stages_of,
+)
 
 # One epoch per stage, big batches: a few optimizer steps each.
 FAST = ["--epochs-fp", "1", "--epochs-binary", "1", "--epochs-act", "1", "--batch-size", "256"]
@@ -228,6 +239,13 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
         (["--data", "{tmp}"], "data folder {tmp} is empty"),
         (["--image-size", "12"], "image size 12 is not a positive multiple of deit-digits's patch size 8"),
         (["--epochs-fp", "-1"], "--epochs-fp must be >= 0"),
+        (["--pot-ratio", "0.5"], "--pot-ratio and --wbits are for --scheme mixed or both"),
+        (["--wbits", "4"], "--pot-ratio and --wbits are for --scheme mixed or both"),
+        (["--scheme", "mixed", "--pot-ratio", "0.5,1.5"], "--pot-ratio: 1.5 is outside [0, 1]"),
+        (["--scheme", "mixed", "--pot-ratio", "half"], "--pot-ratio: 'half' is not a number"),
+        (["--scheme", "both", "--pot-ratio", ","], "--pot-ratio: the mixed scheme needs at least one ratio"),
+        (["--scheme", "mixed", "--wbits", "9"], "--wbits: 9 is outside 2..8"),
+        (["--scheme", "mixed", "--wbits", "1"], "--wbits: 1 is outside 2..8"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path, capsys, argv, message):
@@ -259,3 +277,103 @@ def test_help_has_examples(capsys):
         main(["train", "--help"])
     text = capsys.readouterr().out
     assert "torchrun --nproc_per_node" in text and "--data /data/imagenet" in text and "--nnodes" in text
+
+
+# ---- the mixed scheme ----
+
+# Small images (4 patches) and a few epochs: enough to learn the digits well above chance (10 %).
+MIXED_FAST = ["--image-size", "16", "--epochs-fp", "2", "--epochs-binary", "1", "--epochs-act", "1",
+              "--batch-size", "64", "--abits", "8"]
+
+
+def test_mixed_recipe_trains_above_chance_and_checkpoints_carry_the_scheme(tmp_path, capsys):
+    out_dir, js = tmp_path / "run", tmp_path / "mixed.json"
+    rc, out, err = vaqf(capsys, *MIXED_FAST, "--scheme", "mixed", "--pot-ratio", "0.5", "--out", str(out_dir),
+                        "--json", str(js))
+    assert rc == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["fp.pt", "w4a32-mixed-r0.5.pt", "w4a8-mixed-r0.5.pt"]
+    assert "weight scheme: mixed (W4: fixed-point + power-of-two rows, PoT ratio 0.5)" in err
+    assert "==> W4A8 r=0.5: 1 epoch(s)" in err
+    rows = [line.split() for line in out.splitlines() if line.startswith(("FP", "W4"))]
+    assert [r[:2] for r in rows] == [["FP", "float"], ["W4A32", "mixed"], ["W4A8", "mixed"]]
+    assert [r[2] for r in rows[1:]] == ["r=0.5", "r=0.5"]
+    doc = json.loads(js.read_text())
+    assert doc["scheme"] == "mixed"
+    assert [(s["stage"], s["scheme"], s["wbits"], s["abits"], s["pot_ratio"]) for s in doc["stages"]] == [
+        ("fp", "float", 32, None, None), ("w4a32-mixed-r0.5", "mixed", 4, None, 0.5),
+        ("w4a8-mixed-r0.5", "mixed", 4, 8, 0.5)]
+    assert all(s["top1"] > 0.3 for s in doc["stages"][1:]), doc["stages"]  # chance is 0.1
+
+    path = out_dir / "w4a8-mixed-r0.5.pt"
+    ckpt = ckpt_io.load_checkpoint(path)
+    assert (ckpt["scheme"], ckpt["wbits"], ckpt["pot_ratio"], ckpt["abits"]) == ("mixed", 4, 0.5, 8)
+    assert ckpt_io.weight_scheme(ckpt) == ("mixed", 4, 0.5)
+    assert ckpt["quant_spec"]["blocks.0.fc2"]["scheme"] == "mixed"
+    assert ckpt_io.load_checkpoint(out_dir / "fp.pt")["scheme"] == "float"
+    model = ckpt_io.load_model(path)
+    layers = [m for m in model.modules() if isinstance(m, MixedLinear)]
+    assert isinstance(model, QuantDeiT) and model.scheme == "mixed" and len(layers) == 16
+    assert all((m.bits, m.ratio) == (4, 0.5) for m in layers)
+    # The split the compiler recomputes from the saved float weights: half the rows of each matrix.
+    w = ckpt["state_dict"]["blocks.0.attn.qkv.weight"].double().numpy()
+    assert int(mixed.assign_pot_rows(w, 4, 0.5).sum()) == w.shape[0] // 2
+    # The rebuilt network scores what training reported.
+    cfg = RecipeConfig(image_size=16)
+    assert evaluate(model, load_data(cfg), cfg, init_distributed("cpu")) == ckpt["top1"]
+
+    rc, out, err = vaqf(capsys, *MIXED_FAST, "--scheme", "mixed", "--pot-ratio", "0.5", "--out", str(out_dir),
+                        "--resume")
+    assert rc == 0, err
+    assert out.count("(from checkpoint)") == 3 and "epoch" not in err
+
+
+def test_both_schemes_share_the_fp_stage_and_seed_their_stages_like_separate_runs():
+    both = stages_of(RecipeConfig(scheme="both", pot_ratios=(0.25, 0.75), wbits=3, abits=(8, 6)))
+    vaqf_only = stages_of(RecipeConfig(scheme="vaqf", abits=(8, 6)))
+    mixed_only = stages_of(RecipeConfig(scheme="mixed", pot_ratios=(0.25, 0.75), wbits=3, abits=(8, 6)))
+    assert both == vaqf_only + mixed_only[1:]
+    assert [s.name for s in mixed_only] == [
+        "fp", "w3a32-mixed-r0.25", "w3a8-mixed-r0.25", "w3a6-mixed-r0.25",
+        "w3a32-mixed-r0.75", "w3a8-mixed-r0.75", "w3a6-mixed-r0.75"]
+    assert [s.parent for s in mixed_only] == [None, "fp", "w3a32-mixed-r0.25", "w3a32-mixed-r0.25",
+                                              "fp", "w3a32-mixed-r0.75", "w3a32-mixed-r0.75"]
+    # Each branch sees the data in the same order, with the same epochs and learning rates.
+    for m, v in zip(mixed_only[1:4], vaqf_only[1:4]):
+        assert (m.index, m.epochs, m.lr) == (v.index, v.epochs, v.lr)
+    assert stages_of(RecipeConfig()) == vaqf_only[:1] + stages_of(RecipeConfig())[1:]
+    assert all(s.scheme in ("float", "vaqf") for s in stages_of(RecipeConfig()))
+
+
+def test_comparison_table_puts_the_schemes_side_by_side():
+    def stage(label, scheme, wbits, abits, top1, ratio=None):
+        return StageResult(label.lower(), label, wbits, abits, top1, 1.0, 1, False, "x", scheme, ratio)
+
+    result = RecipeResult("both", "deit-digits", {}, "digits", 10, 10, 1, stages=[
+        stage("FP", "float", 32, None, 0.975),
+        stage("W1A32", "vaqf", 1, None, 0.9), stage("W1A8", "vaqf", 1, 8, 0.8),
+        stage("W4A32", "mixed", 4, None, 0.95, 0.5), stage("W4A8", "mixed", 4, 8, 0.94, 0.5),
+    ])
+    assert format_comparison(result).splitlines() == [
+        "test top-1  vaqf W1  mixed r=0.5 W4",
+        "A32         90.00 %         95.00 %",
+        "A8          80.00 %         94.00 %",
+        "(FP: 97.50 %)",
+    ]
+    result.stages = result.stages[:3]
+    assert format_comparison(result) == ""  # one scheme: the stage table says it all
+
+
+def test_old_checkpoints_without_a_scheme_load_as_vaqf(tmp_path):
+    env = init_distributed("cpu")
+    out = tmp_path / "run"
+    run_recipe(RecipeConfig(image_size=16, epochs_fp=0, epochs_binary=0, abits=(), batch_size=256, out=out), env,
+               log=io.StringIO())
+    ckpt = ckpt_io.load_checkpoint(out / "w1a32.pt")
+    assert (ckpt["scheme"], ckpt["wbits"], ckpt["pot_ratio"]) == ("vaqf", 1, None)
+    old = {k: v for k, v in ckpt.items() if k not in ("scheme", "pot_ratio", "format", "version")}
+    ckpt_io.save_checkpoint(tmp_path / "old.pt", old)
+    assert ckpt_io.weight_scheme(ckpt_io.load_checkpoint(tmp_path / "old.pt")) == ("vaqf", 1, None)
+    model = ckpt_io.load_model(tmp_path / "old.pt")
+    assert isinstance(model, QuantDeiT) and model.scheme == "vaqf"
+    fp = {k: v for k, v in ckpt_io.load_checkpoint(out / "fp.pt").items() if k != "scheme"}
+    assert ckpt_io.weight_scheme(fp) == ("float", 32, None)

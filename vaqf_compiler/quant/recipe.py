@@ -8,6 +8,25 @@
            precision k: binary weights, k-bit activations (see `qmodel`);
            step sizes initialised on the stage's first batch.
 
+The mixed scheme (ours, after Auto-ViT-Acc; `scheme` "mixed", or "both" for
+the two schemes from one FP stage) replaces stages 2 and 3, once per PoT
+ratio r, with the same epochs and learning rates:
+
+2'. WbA32 (mixed, r): b-bit mixed fixed-point/PoT encoder weights
+           (`mixed_linear`), float activations, fine-tuned from FP directly.
+           No progressive schedule: progressive binarization exists because
+           1-bit weights are far from the real ones (a sudden switch loses
+           most of the accuracy); b-bit weights (b >= 2; 4 by default, 15
+           levels fixed or 7 octaves PoT per row, scaled by the row's max)
+           stay close to them, so plain quantization-aware training with the
+           straight-through estimator starts near the FP accuracy.
+3'. WbAk (mixed, r): activation fine-tuning from WbA32 as stage 3.
+
+Stages are seeded by their place in their branch (FP 0, weights 1, the i-th
+activation precision 2 + i), so the mixed stages see the data in the same
+order as the VAQF ones, and `both` trains exactly what `vaqf` and `mixed`
+train separately.
+
 Every stage: AdamW (weight decay on matrices only), cosine learning rate with
 a linear warm-up over the first `WARMUP_FRACTION` of the steps, cross
 entropy. Everything random is seeded from `RecipeConfig.seed` (weights, data
@@ -39,6 +58,7 @@ from vaqf_compiler.quant.data import DataSplits, batches, load_digits_data, load
 from vaqf_compiler.quant.distributed import DistEnv, all_reduce_sum, barrier, broadcast_object
 from vaqf_compiler.quant.progress import Progress
 from vaqf_compiler.quant.progressive import schedule_fraction, set_binary_fraction
+from vaqf_compiler import mixed
 from vaqf_compiler.quant.qmodel import RANKING_SEED, QuantDeiT, config_dict, quant_spec, quantize_deit
 from vaqf_compiler.quant.quantizers import ActQuant, check_bits
 
@@ -56,6 +76,9 @@ WARMUP_FRACTION = 0.05
 WEIGHT_DECAY = 0.05
 GRAD_CLIP = 5.0
 
+# --scheme: the weight schemes a run trains after the shared FP stage.
+RECIPE_SCHEMES = ("vaqf", "mixed", "both")
+
 
 @dataclass(frozen=True)
 class RecipeConfig:
@@ -67,6 +90,9 @@ class RecipeConfig:
     epochs_binary: int = 20
     epochs_act: int = 5
     abits: tuple[int, ...] = (8, 6, 4)
+    scheme: str = "vaqf"  # vaqf | mixed | both
+    wbits: int = 4  # mixed scheme
+    pot_ratios: tuple[float, ...] = (0.5,)  # mixed scheme: one branch per ratio
     lr: float = 2e-3
     seed: int = 0
     workers: int = 0
@@ -76,13 +102,21 @@ class RecipeConfig:
 
 @dataclass(frozen=True)
 class Stage:
-    name: str  # fp, w1a32, w1a8: the checkpoint's name
-    label: str  # FP, W1A32, W1A8: the table's
+    name: str  # fp, w1a32, w1a8, w4a8-mixed-r0.5: the checkpoint's name
+    label: str  # FP, W1A32, W1A8, W4A8: the table's
     wbits: int
     abits: int | None
     epochs: int
     lr: float
-    index: int  # position in the recipe: seeds the data order
+    index: int  # position in its branch (FP 0, weights 1, activations 2 + i): seeds the data order
+    scheme: str = "vaqf"  # float (FP) | vaqf | mixed
+    pot_ratio: float | None = None
+    parent: str | None = None  # the stage whose weights it starts from
+
+    @property
+    def title(self) -> str:
+        """The label, with the PoT ratio for mixed stages (W4A8 r=0.5): for the log."""
+        return self.label if self.pot_ratio is None else f"{self.label} r={ratio_text(self.pot_ratio)}"
 
 
 @dataclass
@@ -96,10 +130,13 @@ class StageResult:
     epochs: int
     resumed: bool
     checkpoint: str
+    scheme: str = "vaqf"
+    pot_ratio: float | None = None
 
 
 @dataclass
 class RecipeResult:
+    scheme: str
     model: str
     model_config: dict
     data: str
@@ -129,13 +166,45 @@ def parse_abits(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def parse_ratios(text: str) -> tuple[float, ...]:
+    """'0.25,0.5' -> (0.25, 0.5); VaqfError for anything not a number in [0, 1]."""
+    out: list[float] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            ratio = float(part)
+        except ValueError:
+            raise VaqfError(f"--pot-ratio: {part!r} is not a number (give e.g. 0.25,0.5)") from None
+        if not 0.0 <= ratio <= 1.0:
+            raise VaqfError(f"--pot-ratio: {part} is outside [0, 1]")
+        if ratio not in out:
+            out.append(ratio)
+    return tuple(out)
+
+
+def ratio_text(ratio: float) -> str:
+    return f"{ratio:g}"
+
+
 def stages_of(cfg: RecipeConfig) -> list[Stage]:
-    stages = [
-        Stage("fp", "FP", 32, None, cfg.epochs_fp, cfg.lr, 0),
-        Stage("w1a32", "W1A32", 1, None, cfg.epochs_binary, cfg.lr * BINARY_LR_FACTOR, 1),
-    ]
-    for i, k in enumerate(cfg.abits):
-        stages.append(Stage(f"w1a{k}", f"W1A{k}", 1, k, cfg.epochs_act, cfg.lr * ACT_LR_FACTOR, 2 + i))
+    stages = [Stage("fp", "FP", 32, None, cfg.epochs_fp, cfg.lr, 0, scheme="float")]
+    if cfg.scheme in ("vaqf", "both"):
+        stages.append(Stage("w1a32", "W1A32", 1, None, cfg.epochs_binary, cfg.lr * BINARY_LR_FACTOR, 1, parent="fp"))
+        for i, k in enumerate(cfg.abits):
+            stages.append(
+                Stage(f"w1a{k}", f"W1A{k}", 1, k, cfg.epochs_act, cfg.lr * ACT_LR_FACTOR, 2 + i, parent="w1a32")
+            )
+    if cfg.scheme in ("mixed", "both"):
+        b = cfg.wbits
+        for r in cfg.pot_ratios:
+            tag = f"mixed-r{ratio_text(r)}"
+            weights = Stage(f"w{b}a32-{tag}", f"W{b}A32", b, None, cfg.epochs_binary, cfg.lr * BINARY_LR_FACTOR, 1,
+                            scheme="mixed", pot_ratio=r, parent="fp")
+            stages.append(weights)
+            for i, k in enumerate(cfg.abits):
+                stages.append(Stage(f"w{b}a{k}-{tag}", f"W{b}A{k}", b, k, cfg.epochs_act, cfg.lr * ACT_LR_FACTOR,
+                                    2 + i, scheme="mixed", pot_ratio=r, parent=weights.name))
     return stages
 
 
@@ -300,6 +369,8 @@ class Trainer:
     def _payload(self, stage: Stage, model: nn.Module, **extra: object) -> dict:
         return {
             "stage": stage.name,
+            "scheme": stage.scheme,
+            "pot_ratio": stage.pot_ratio,
             "wbits": stage.wbits,
             "abits": stage.abits,
             "model_config": config_dict(self.model_cfg),
@@ -317,16 +388,18 @@ class Trainer:
     # ---- stages ----
 
     def build(self, stage: Stage, previous: dict[str, dict]) -> nn.Module:
-        """The stage's starting network: new FP; W1A32 from FP's weights; W1Ak from W1A32's."""
-        if stage.name == "fp":
+        """The stage's starting network: new FP; W1A32 / WbA32 from FP's weights; WxAk from WxA32's."""
+        if stage.parent is None:
             return init_fp_model(self.model_cfg, self.cfg.seed)
+        wbits = None if stage.scheme == "vaqf" else stage.wbits
         if stage.abits is None:
             fp = DeiT(self.model_cfg)
-            fp.load_state_dict(previous["fp"])
-            return quantize_deit(fp, None, progressive=True, ranking_seed=self.ranking_seed)
-        w1 = QuantDeiT(self.model_cfg, None)
-        w1.load_state_dict(previous["w1a32"])
-        return quantize_deit(w1, stage.abits)
+            fp.load_state_dict(previous[stage.parent])
+            return quantize_deit(fp, None, progressive=stage.scheme == "vaqf", ranking_seed=self.ranking_seed,
+                                 scheme=stage.scheme, wbits=wbits, pot_ratio=stage.pot_ratio)
+        parent = QuantDeiT(self.model_cfg, None, scheme=stage.scheme, wbits=wbits, pot_ratio=stage.pot_ratio)
+        parent.load_state_dict(previous[stage.parent])
+        return quantize_deit(parent, stage.abits, scheme=stage.scheme, wbits=wbits, pot_ratio=stage.pot_ratio)
 
     def train_stage(self, stage: Stage, model: nn.Module, partial: dict | None) -> float:
         """Train `model` through `stage` (from `partial` if given); returns the stage's wall time so far."""
@@ -339,7 +412,7 @@ class Trainer:
             model.load_state_dict(partial["state_dict"])
             optimizer.load_state_dict(partial["optimizer"])
             start_epoch = int(partial["epoch"])
-        progressive = isinstance(model, QuantDeiT) and stage.abits is None
+        progressive = isinstance(model, QuantDeiT) and model.progressive
         n_shard = len(shard_indices(len(self.data.train), env.rank, env.world, shuffle=True, seed=0))
         steps_per_epoch = -(-n_shard // cfg.batch_size)
         total = stage.epochs * steps_per_epoch
@@ -388,6 +461,7 @@ class Trainer:
         cfg, env = self.cfg, self.env
         start = time.perf_counter()
         result = RecipeResult(
+            scheme=cfg.scheme,
             model=cfg.model,
             model_config=config_dict(self.model_cfg),
             data=self.data.name,
@@ -403,6 +477,7 @@ class Trainer:
             f"heads {c.heads}, {c.num_classes} classes) on {self.data.name}: {len(self.data.train)} training, "
             f"{len(self.data.test)} test images; {env.world} process(es) on {env.device.type}"
         )
+        self.say(f"weight scheme: {scheme_text(cfg)}")
         previous: dict[str, dict] = {}  # stage name -> state dict, for the stages that start from it
         for stage in stages_of(cfg):
             path = cfg.out / ckpt_io.stage_file(stage.name)
@@ -411,13 +486,14 @@ class Trainer:
                 previous[stage.name] = done["state_dict"]
                 result.stages.append(
                     StageResult(stage.name, stage.label, stage.wbits, stage.abits, float(done["top1"]),
-                                float(done["wall_s"]), int(done["epoch"]), True, str(path))
+                                float(done["wall_s"]), int(done["epoch"]), True, str(path),
+                                stage.scheme, stage.pot_ratio)
                 )
-                self.say(f"==> {stage.label}: resumed from {path} (top-1 {100 * done['top1']:.2f} %)")
+                self.say(f"==> {stage.title}: resumed from {path} (top-1 {100 * done['top1']:.2f} %)")
                 continue
             partial = self.partial(stage)
             where = f", continuing after epoch {partial['epoch']} of {partial_path(cfg)}" if partial else ""
-            self.say(f"==> {stage.label}: {stage.epochs} epoch(s), lr {stage.lr:g}{where}")
+            self.say(f"==> {stage.title}: {stage.epochs} epoch(s), lr {stage.lr:g}{where}")
             model = self.build(stage, previous)
             t_train = self.train_stage(stage, model, partial)
             t_eval = time.perf_counter()
@@ -432,11 +508,20 @@ class Trainer:
             barrier(env)
             previous[stage.name] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             result.stages.append(
-                StageResult(stage.name, stage.label, stage.wbits, stage.abits, top1, wall, stage.epochs, False, str(path))
+                StageResult(stage.name, stage.label, stage.wbits, stage.abits, top1, wall, stage.epochs, False, str(path),
+                            stage.scheme, stage.pot_ratio)
             )
-            self.say(f"    {stage.label}: top-1 {100 * top1:.2f} % ({wall:.1f} s)")
+            self.say(f"    {stage.title}: top-1 {100 * top1:.2f} % ({wall:.1f} s)")
         result.wall_s = time.perf_counter() - start
         return result
+
+
+def scheme_text(cfg: RecipeConfig) -> str:
+    """How the run quantizes weights, in words (the report's first line)."""
+    vaqf = "vaqf (binary W1, progressive)"
+    ratios = ", ".join(ratio_text(r) for r in cfg.pot_ratios)
+    mixed_text = f"mixed (W{cfg.wbits}: fixed-point + power-of-two rows, PoT ratio {ratios})"
+    return {"vaqf": vaqf, "mixed": mixed_text, "both": f"{vaqf} and {mixed_text}"}[cfg.scheme]
 
 
 def partial_path(cfg: RecipeConfig) -> Path:
@@ -459,4 +544,14 @@ def run_recipe(cfg: RecipeConfig, env: DistEnv, log: TextIO | None = None) -> Re
             check_bits(bits)
         except ValueError:
             raise VaqfError(f"--abits: {bits} is outside 1..16") from None
+    if cfg.scheme not in RECIPE_SCHEMES:
+        raise VaqfError(f"--scheme: unknown scheme {cfg.scheme!r}; choose one of {', '.join(RECIPE_SCHEMES)}")
+    if cfg.scheme != "vaqf":
+        if not mixed.MIN_WEIGHT_BITS <= cfg.wbits <= mixed.MAX_WEIGHT_BITS:
+            raise VaqfError(f"--wbits: {cfg.wbits} is outside {mixed.MIN_WEIGHT_BITS}..{mixed.MAX_WEIGHT_BITS}")
+        if not cfg.pot_ratios:
+            raise VaqfError("--pot-ratio: the mixed scheme needs at least one ratio in [0, 1]")
+        for r in cfg.pot_ratios:
+            if not 0.0 <= r <= 1.0:
+                raise VaqfError(f"--pot-ratio: {r} is outside [0, 1]")
     return Trainer(cfg, env, log).run()
