@@ -152,7 +152,10 @@ class Interpreter:
             handler = self.handlers.get(type(op))
             if handler is None:
                 raise VaqfError(f"the {self.mode} interpreter does not support this op", where=describe(op))
-            result = handler(op, [env[v] for v in op.operands], self)
+            try:
+                result = handler(op, [env[v] for v in op.operands], self)
+            except fixedpoint.RangeError as e:  # the op's integer arithmetic cannot be exact
+                raise VaqfError(f"{e}; use fewer bits", where=describe(op)) from None
             want = _static_shape(op.results[0])
             if want is not None and result.shape != want:  # a handler bug, not a user error
                 raise AssertionError(f"{describe(op)}: computed shape {result.shape}, IR says {want}")
