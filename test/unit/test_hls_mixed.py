@@ -287,19 +287,20 @@ def check_mixed_trips_against_cost_model(module, tiling: Tiling, trips: list[dic
 
 @needs_gxx
 @pytest.mark.parametrize(
-    "ratio,options",
+    "ratio,options,wbits",
     [
         # tiles that divide nothing, two input groups, 128-bit words
-        (0.25, HlsOptions(port_bits=128, tiling=Tiling(tm=5, tn=12, nh=2, pot_tm=3))),
-        (0.75, "ir"),  # assign-tiling's tiling of both arrays (#accel.tiling<..., pot_tm = N>)
-        # slow (make test-all): the two ends, each array alone
-        pytest.param(0.0, HlsOptions(), marks=pytest.mark.slow),  # every row fixed point: no PoT array
-        pytest.param(1.0, HlsOptions(), marks=pytest.mark.slow),  # every row power of two: no fixed rows
+        (0.25, HlsOptions(port_bits=128, tiling=Tiling(tm=5, tn=12, nh=2, pot_tm=3)), 4),
+        (0.75, "ir", 4),  # assign-tiling's tiling of both arrays (#accel.tiling<..., pot_tm = N>)
+        # slow (make test-all): the two ends, each array alone; the widest weights the compiler takes
+        pytest.param(0.0, HlsOptions(), 4, marks=pytest.mark.slow),  # every row fixed point: no PoT array
+        pytest.param(1.0, HlsOptions(), 4, marks=pytest.mark.slow),  # every row power of two: no fixed rows
+        pytest.param(0.5, HlsOptions(), 6, marks=pytest.mark.slow),  # PoT weights up to 2^30
     ],
-    ids=["r0.25-odd-tiles-port128", "r0.75-ir-tiling", "r0", "r1"],
+    ids=["r0.25-odd-tiles-port128", "r0.75-ir-tiling", "r0", "r1", "r0.5-w6"],
 )
-def test_mixed_csim_is_bit_identical_to_the_integer_reference(small, tmp_path, ratio, options):
-    module = lowered_mixed(small, ratio)
+def test_mixed_csim_is_bit_identical_to_the_integer_reference(small, tmp_path, ratio, options, wbits):
+    module = lowered_mixed(small, ratio, wbits)
     engines = mixed_engines(module)
     assert len(engines) == 4 and all(op.rows is not None for op in engines)  # QKV, proj, fc1, fc2
     n_pot = [op.rows.pot.data for op in engines]
@@ -319,7 +320,7 @@ def test_mixed_csim_is_bit_identical_to_the_integer_reference(small, tmp_path, r
     assert np.array_equal(result.codes, codes)
     assert np.array_equal(result.logits, want)  # float32 logits, bit for bit
     meta = json.loads((tmp_path / "prj" / "project.json").read_text())
-    assert meta["scheme"] == "mixed" and meta["precision"] == "W4A8" and meta["pot_ratio"] == ratio
+    assert meta["scheme"] == "mixed" and meta["precision"] == f"W{wbits}A8" and meta["pot_ratio"] == ratio
     assert sorted(n for n, _ in meta["pot_rows"].values()) == sorted(n_pot)
     tiling = Tiling(**meta["tiling"])
     if options.tiling is None and ratio == 0.75:
