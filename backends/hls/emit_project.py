@@ -230,7 +230,8 @@ def emit_readme(program: Program, meta: Mapping[str, object]) -> bytes:
            if program.config.has_pot else f"binary LUT array Tm_q={t.tm_q}, Tn_q={t.tn_q}."),
         f"- AXI ports: {program.options.port_bits} bits; packing G = {program.options.port_bits // 16} "
         f"(16-bit), {program.options.port_bits // program.code_bits} ({program.abits}-bit codes), "
-        f"{program.options.port_bits} (binary weights).",
+        + (f"{program.options.port_bits // program.wbits} ({program.wbits}-bit weight codes: fixed-point q, "
+           "power-of-two sign|exponent)." if program.mixed else f"{program.options.port_bits} (binary weights)."),
         f"- Kernel calls per image: {layers}; DDR used: {program.ddr_words} words "
         f"({program.param_words} of parameters).",
         "- Loop nest of an engine layer (the cost model's, docs/cost-model.md C2-C4): head groups x output",
