@@ -139,3 +139,59 @@ def test_not_a_vit_is_one_line(tmp_path, capsys):
     assert opt_main([str(src), "-p", "vaqf-pipeline"]) == 1
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "this is not a ViT" in line and line.startswith(f"{src}:1:1: error:")
+
+
+# ----- the mixed scheme: mark-quantization{scheme=mixed}, assign-pot-rows -----------------
+
+
+def test_mark_quantization_scheme_options():
+    assert MarkQuantizationPass().weight_bits == 1
+    assert MarkQuantizationPass(scheme="mixed").weight_bits == 4
+    assert MarkQuantizationPass(6, 8, "mixed").weight_bits == 6
+    for kwargs, message in [
+        ({"scheme": "mixed", "wbits": 1}, "scheme=mixed needs wbits in 2..8"),
+        ({"scheme": "mixed", "wbits": 9}, "scheme=mixed needs wbits in 2..8"),
+        ({"scheme": "mixed", "abits": 0}, "abits must be in 1..16, got 0"),
+        ({"scheme": "Mixed"}, "unknown scheme 'Mixed'"),
+    ]:
+        with pytest.raises(VaqfError, match=message):
+            MarkQuantizationPass(**kwargs)
+
+
+def test_assign_pot_rows_applies_the_rule_to_every_mixed_layer(small_deit):
+    from vaqf_compiler import mixed
+    from vaqf_compiler.passes.assign_pot_rows import assign_rows
+
+    module = copy(small_deit.module)
+    FoldPatchEmbedPass().apply(Context(), module)
+    MarkQuantizationPass(3, 8, "mixed").apply(Context(), module)
+    assert assign_rows(module, small_deit.params, 0.3) == 2 * 4
+    module.verify()
+    for op in module.walk():
+        if isinstance(op, vit.LinearOp) and op.quant.mixed:
+            w = small_deit.params[op.weight.key]
+            assert np.array_equal(op.rows.pot_mask, mixed.assign_pot_rows(w, 3, 0.3)), op.weight.key
+        elif isinstance(op, vit.LinearOp):
+            assert op.rows is None and op.weight.key in ("patch_embed.weight", "head.weight")
+    fn = next(op for op in module.walk() if op.name == "func.func")
+    assert fn.attributes["vit.pot_ratio"].value.data == 0.3
+
+
+def test_vaqf_opt_gives_assign_pot_rows_the_input_file(tmp_path, capsys, small_deit):
+    from vaqf_compiler.params import attach_sidecar, save_params
+    from vaqf_compiler.passes.sidecar import IR_FILE
+
+    module = copy(small_deit.module)
+    attach_sidecar(module, "m.npz", save_params(tmp_path / "m.npz", small_deit.params))
+    (tmp_path / "m.mlir").write_text(print_ir(module))
+    out = tmp_path / "a.mlir"
+    assert opt_main([str(tmp_path / "m.mlir"), "-p", "vaqf-pipeline{scheme=mixed pot-ratio=1.0}", "-o", str(out)]) == 0
+    lowered = parse_ir(out.read_text())
+    mixed_engines = [op for op in lowered.walk() if isinstance(op, accel.EngineOp) and op.quant.mixed]
+    assert len(mixed_engines) == 8 and all(op.rows.pot.data == op.rows.rows.data for op in mixed_engines)
+    assert IR_FILE.get() is None  # nothing leaks out of the tool
+    # Without a file, the pass needs weights=: one line that says so.
+    with pytest.raises(VaqfError, match=r"give the sidecar as an option: assign-pot-rows\{weights=model.npz\}"):
+        from vaqf_compiler.passes.assign_pot_rows import AssignPotRowsPass
+
+        AssignPotRowsPass().apply(Context(), lowered)

@@ -187,3 +187,36 @@ def test_non_f32_rejected_when_built_in_python():
     op = vit.SoftmaxOp(block.args[0])
     with pytest.raises(VerifyException, match="element type f32"):
         op.verify()
+
+
+def test_row_split_attr_round_trips_its_mask():
+    import numpy as np
+
+    from vaqf_compiler import mixed
+
+    rng = np.random.default_rng(0)
+    for rows in (1, 3, 4, 5, 8, 9, 576):
+        mask = rng.random(rows) < 0.4
+        attr = vit.RowSplitAttr.from_mask(mask)
+        attr.verify()
+        assert attr.rows.data == rows and attr.pot.data == int(mask.sum())
+        assert np.array_equal(attr.pot_mask, mask)
+        assert attr.mask.data == mixed.mask_to_hex(mask)
+        text = f"#vit.rows<pot {attr.pot.data} of {rows}, \"{attr.mask.data}\">"
+        module = parse_ir(
+            f'func.func @f(%x: tensor<2x4xf32>) -> tensor<2x{rows}xf32> {{\n'
+            f'  %y = vit.linear %x weight #vit.param<"w", [{rows}, 4]> quant #vit.quant<w = mixed 4, x = int 8>'
+            f' rows {text} : tensor<2x4xf32> -> tensor<2x{rows}xf32>\n'
+            f'  func.return %y : tensor<2x{rows}xf32>\n}}'
+        )
+        module.verify()
+        assert text in print_ir(module)
+
+
+def test_mixed_format_semantics():
+    for bits, top in ((2, 1), (3, 4), (4, 64), (5, 16384)):
+        fmt = vit.FormatAttr("mixed", bits)
+        assert fmt.quantized and fmt.code_range == (-top, top)  # integer weights: ±2^E
+    quant = vit.QuantAttr(vit.FormatAttr("mixed", 4), vit.FormatAttr("int", 8))
+    assert quant.mixed and quant.quantized
+    assert not vit.QuantAttr(vit.FormatAttr("binary", 1), vit.FormatAttr("int", 8)).mixed
