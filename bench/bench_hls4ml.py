@@ -176,7 +176,27 @@ LAYERS = [
 CHANNELS_LAST = {"patch embedding (Conv2d 3->192, 16x16 stride 16)": "full"}
 
 
-def bench_layers(work: Path, build: bool) -> list[tuple[str, str, str]]:
+def build_with_timeout(out: Path, timeout: float) -> str:
+    """hls4ml's build (its build_lib.sh, what `_compile` runs) with a time limit; '' if it built."""
+    import os
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(["./build_lib.sh"], cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        text, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # g++ runs in the script's process group
+        proc.communicate()
+        return f"g++ did not finish in {timeout:.0f} s"
+    if proc.returncode:
+        lines = [ln for ln in text.splitlines() if "error" in ln.lower()] or text.splitlines()[-1:]
+        return f"build failed: {lines[0][:150] if lines else proc.returncode}"
+    return ""
+
+
+def bench_layers(work: Path, build: bool, timeout: float = 300.0) -> list[tuple[str, str, str]]:
     rows = []
     for i, (name, make, shape) in enumerate(LAYERS):
         torch.manual_seed(0)
@@ -190,14 +210,12 @@ def bench_layers(work: Path, build: bool) -> list[tuple[str, str, str]]:
         print(f"  {name}: converted, building ...", file=sys.stderr, flush=True)
         verdict = f"converted: {' -> '.join(layers)}"
         if build:
-            try:
-                t = time.perf_counter()
-                with contextlib.redirect_stdout(io.StringIO()):
-                    r["model"]._compile()
-                verdict += f"; C++ built in {time.perf_counter() - t:.1f} s"
-            except Exception as e:
-                rows.append((name, "converts, does not build", verdict + "; build: " + first_line(e)))
+            t = time.perf_counter()
+            problem = build_with_timeout(work / f"layer{i}", timeout)
+            if problem:
+                rows.append((name, "converts; no C simulation", f"{verdict}; {problem}"))
                 continue
+            verdict += f"; C simulation built in {time.perf_counter() - t:.1f} s"
         rows.append((name, "yes", verdict))
     return rows
 
@@ -208,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-layers", action="store_true", help="skip part 2 (the DeiT layers)")
     ap.add_argument("--no-layer-build", dest="layer_build", action="store_false",
                     help="part 2: convert only, do not build the layers that convert")
+    ap.add_argument("--layer-build-timeout", type=float, default=300.0, metavar="S",
+                    help="part 2: give up on a layer's g++ build after S seconds (default 300)")
     args = ap.parse_args(argv)
     import hls4ml
 
@@ -217,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         h = bench_hls4ml_mlp(work, max(args.samples, 20))
         print("vaqf one-block DeiT ...", file=sys.stderr, flush=True)
         v = bench_vaqf_block(work, args.samples)
-        rows = None if args.skip_layers else bench_layers(work, args.layer_build)
+        rows = None if args.skip_layers else bench_layers(work, args.layer_build, args.layer_build_timeout)
 
     print(f"\n1. MLP 192->768->192 (hls4ml {hls4ml.__version__}, {PRECISION}, Latency, RF 1; vaqf W1A{v['bits']})\n")
     print("| | hls4ml (MLP alone, ReLU) | vaqf (1-block DeiT, its MLP inside) |")

@@ -41,6 +41,11 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return ticks
 
 
+def _fmt_value(v: float) -> str:
+    """3 significant digits without exponent notation: 0.0665, 5.87, 616, 1,246."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
 def _fmt(v: float) -> str:
     return f"{v:g}" if abs(v) < 1e5 else f"{v:.2g}"
 
@@ -130,7 +135,7 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float]], unit: str, *, color
                    f'{escape(label)}</text>')
         out.append(f'<rect x="{label_width}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" fill="{color}"/>')
         out.append(f'<text x="{label_width + w + 6:.1f}" y="{y + 14}" font-size="11" {FONT}>'
-                   f'{value:.3g} {escape(unit)} ({100 * value / total:.0f}%)</text>')
+                   f'{_fmt_value(value)} {escape(unit)} ({100 * value / total:.0f}%)</text>')
     axis_y = top + row * len(bars) + 4
     out.append(f'<line x1="{label_width}" x2="{label_width}" y1="{top}" y2="{axis_y}" stroke="#333"/>')
     out.append("</svg>")
