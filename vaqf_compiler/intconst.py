@@ -117,13 +117,24 @@ def row_split(op: Operation) -> np.ndarray:
     return rows.pot_mask
 
 
+# PoT rows above this width are refused by the integer path: their integer weights (up to
+# 2^E, E = 2^(k-1) - 2) are so much larger than the fixed-point rows' (up to 2^(k-1) - 1)
+# that, with one requantization shift per layer, their multipliers M_j keep too few bits
+# (k = 5: ~21 bits, fine; k = 6: M_j ~ 2^31 / 2^25, the outputs collapse). docs/quantization.md.
+MAX_INT_POT_BITS = 5
+
+
 def mixed_weights(op: Operation, attr: vit.ParamAttr, quant: vit.QuantAttr, params: ParamSource) -> mixed.MixedWeights:
     """The op's mixed weights split as its `rows` says: integer weights, per-row steps, stored codes."""
     w = params.param(op, attr)
-    try:
-        return mixed.mixed_weights(w.reshape(w.shape[0], -1), quant.weights.bits.data, row_split(op))
-    except ValueError as e:  # PoT rows above 7 bits have no 64-bit integer weights
-        raise VaqfError(f"{e}", where=describe(op)) from None
+    bits, pot = quant.weights.bits.data, row_split(op)
+    if bits > MAX_INT_POT_BITS and pot.any():
+        raise VaqfError(
+            f"{bits}-bit power-of-two rows have integer weights up to 2^{mixed.pot_max_exponent(bits)}: too wide"
+            f" for exact requantization; use at most {MAX_INT_POT_BITS} weight bits with PoT rows (or PoT ratio 0)",
+            where=describe(op),
+        )
+    return mixed.mixed_weights(w.reshape(w.shape[0], -1), bits, pot)
 
 
 def mixed_values(op: Operation, attr: vit.ParamAttr, quant: vit.QuantAttr, params: ParamSource) -> np.ndarray:

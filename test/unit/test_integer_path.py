@@ -213,13 +213,13 @@ def test_mixed_without_rows_is_refused(model):
             run_function(module, model.params, images(1)[0], mode=mode)
 
 
-def test_mixed_eight_bit_weights(model):
-    # Ratio 0: all rows fixed point, any k works. With PoT rows, 8-bit integer weights would
-    # be ±2^126: refused with one line naming the op.
+def test_mixed_wide_weights(model):
+    # Ratio 0: all rows fixed point, any k works. PoT rows above 5 bits (integer weights up
+    # to 2^30 at 6 bits, 2^126 at 8) are refused with one line naming the op.
     module = mixed_quantized(model, 0.0, wbits=8)
     assert run_function(module, model.params, images(1)[0], mode="int").shape == (1000,)
-    module = mixed_quantized(model, 0.5, wbits=8)  # float mode (calibration) uses exact float PoT values
-    with pytest.raises(VaqfError, match="use at most 7 weight bits with PoT rows"):
+    module = mixed_quantized(model, 0.5, wbits=6)  # float mode (calibration) uses exact float PoT values
+    with pytest.raises(VaqfError, match=r"vit.linear.*use at most 5 weight bits with PoT rows \(or PoT ratio 0\)"):
         run_function(module, model.params, images(1)[0], mode="int")
 
 
