@@ -21,6 +21,7 @@ intermediate files. `DUMP_POINTS` names the IR snapshots `--dump-ir-after` takes
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -230,7 +231,7 @@ def _apply(p: ModulePass, module: ModuleOp, req: Request, progress: Progress, du
 
 
 def _dump(name: str, module: ModuleOp, req: Request, progress: Progress, dumps: list[Path]) -> None:
-    path = req.dump(name, module, progress.stream)
+    path = req.dump(name, module, sys.stderr)  # asked for: printed even with --quiet
     if path is not None:
         dumps.append(path)
 
