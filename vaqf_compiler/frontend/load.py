@@ -107,6 +107,9 @@ def check_model_spec(spec: str) -> None:
     if spec not in BUILTIN_CONFIGS and not Path(spec).exists():
         raise VaqfError(f"model {spec!r} not found: give a built-in name ({', '.join(BUILTIN_CONFIGS)}), a .pt2 "
                         "file, a `vaqf train` checkpoint (.pt) or a HuggingFace model directory")
+    if Path(spec).is_dir() and not is_hf_directory(Path(spec)):
+        raise VaqfError(f"{spec} is not a HuggingFace model directory (no config.json); save one with "
+                        "model.save_pretrained(DIR)")
 
 
 def model_program(spec: str, seed: int = 0) -> ExportedProgram:
