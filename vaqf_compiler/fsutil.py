@@ -5,9 +5,14 @@ A crash or Ctrl-C leaves either the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import glob
 import os
 import shutil
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,15 +51,67 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         write(f)
 
 
+# Test hook (test_reliability.py): with VAQF_TEST_PAUSE_WRITE=STEP, `write_tree_atomically`
+# announces STEP on stderr and sleeps there, so a test can SIGKILL the writer at a known point.
+PAUSE_ENV = "VAQF_TEST_PAUSE_WRITE"
+
+
+def _pause(step: str) -> None:
+    if os.environ.get(PAUSE_ENV) == step:
+        sys.stderr.write(f"vaqf-test-pause: {step}\n")
+        sys.stderr.flush()
+        time.sleep(600)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directory entries (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # old kernel or a file system without it
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _remove_stale_temporaries(parent: Path, name: str) -> None:
+    """Temporary trees of earlier writers of `name` that were killed (their pid is gone)."""
+    for p in parent.glob(f".{glob.escape(name)}.*.tmp"):
+        pid = p.name[len(name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def write_tree_atomically(target: Path, files: Mapping[str, bytes | str], replace: bool = False) -> None:
     """Write a whole directory of `files` (relative path -> content) so that `target` appears complete or not at all.
 
     The tree is built in a temporary directory beside `target`, then renamed into
-    place. An existing `target` must be empty unless `replace` is true; then it is
-    swapped out and removed only after the new tree is in place. Raises
-    `FileExistsError` (non-empty, `replace` false) or `NotADirectoryError`.
+    place. An existing `target` must be empty unless `replace` is true; then the
+    two are exchanged in one atomic step (renameat2; elsewhere two renames, with a
+    moment where `target` is absent) and the old tree is removed afterwards. A
+    writer killed at any point leaves the old tree or the new one at `target`,
+    never a mix; its temporary tree (`.NAME.PID.*.tmp`) is removed by the next
+    write. `target` itself is replaced, never written through (a symlink there is
+    replaced, not followed). Raises `FileExistsError` (non-empty, `replace`
+    false), `NotADirectoryError` or `ValueError` (a path in `files` leaving the tree).
     """
     target = Path(target)
+    for rel in files:
+        if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts or "\0" in rel:
+            raise ValueError(f"bad relative path {rel!r}: project files must stay inside the project")
     if target.exists() or target.is_symlink():
         if not target.is_dir():
             raise NotADirectoryError(f"{target} exists and is not a directory")
@@ -62,18 +119,27 @@ def write_tree_atomically(target: Path, files: Mapping[str, bytes | str], replac
             raise FileExistsError(f"{target} exists and is not empty")
     parent = target.parent if str(target.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp"))
+    _remove_stale_temporaries(parent, target.name)
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"))
     try:
-        for rel in sorted(files):
-            if Path(rel).is_absolute() or ".." in Path(rel).parts:
-                raise ValueError(f"bad relative path {rel!r}")
+        for i, rel in enumerate(sorted(files)):
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             data = files[rel]
             path.write_bytes(data.encode() if isinstance(data, str) else data)
+            if i == len(files) // 2:
+                _pause("half written")
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-        if target.exists():
-            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.", suffix=".old"))
+        _pause("written")
+        if target.exists() or target.is_symlink():
+            if _exchange(tmp, target):
+                _pause("exchanged")
+                if tmp.is_symlink():  # the old `target` was a symlink: drop the link, not what it points to
+                    tmp.unlink()
+                else:
+                    shutil.rmtree(tmp, ignore_errors=True)  # now the old tree
+                return
+            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"))
             os.rmdir(old)
             os.rename(target, old)
             try:
@@ -84,6 +150,7 @@ def write_tree_atomically(target: Path, files: Mapping[str, bytes | str], replac
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, target)
+        _pause("renamed")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -71,9 +71,19 @@ def sidecar_path(module: ModuleOp, ir_path: Path | None) -> Path:
             where=str(ir_path) if ir_path else None,
         )
     p = Path(attr.data)
-    if p.is_absolute() or ".." in p.parts:
+    if not attr.data or "\0" in attr.data or p.is_absolute() or ".." in p.parts:
         raise VaqfError(f"'{WEIGHTS_ATTR}' must be a file name beside the IR, got {attr.data!r}")
-    return (ir_path.parent if ir_path else Path.cwd()) / p
+    base = ir_path.parent if ir_path else Path.cwd()
+    path = base / p
+    # A symlink beside the IR must not lead out of its directory either.
+    try:
+        inside = path.resolve().is_relative_to(base.resolve())
+    except (OSError, RuntimeError) as e:  # a symlink loop
+        raise VaqfError(f"cannot resolve weights file {path}: {e}") from None
+    if not inside:
+        raise VaqfError(f"weights file {path} leads outside the IR's directory {base} (a symlink);"
+                        " copy the .npz beside the IR")
+    return path
 
 
 def load_params(module: ModuleOp, ir_path: Path | None) -> Params:
