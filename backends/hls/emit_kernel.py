@@ -110,8 +110,8 @@ def emit_top(program: Program) -> str:
         w.comment("MAC array on DSPs: unquantized FC layers (patch embedding, head), attention products and the\n"
                   "fixed-point rows of mixed FC layers; beside it the power-of-two array on LUTs (shift-adds) runs\n"
                   "the mixed layers' power-of-two rows in the same pipelined loop.")
-        w.line("typedef vaqf::Engine<PORT_BITS, TM, TN, NH, MAX_TOKENS, false, dsp_x_t, dsp_x_t, dsp_acc_t, POT_TM, POT_K,"
-               " pot_x_t, pot_acc_t> DspArray;")
+        w.line("typedef vaqf::Engine<PORT_BITS, TM, TN, NH, MAX_TOKENS, false, dsp_x_t, dsp_x_t, dsp_acc_t, POT_TM,"
+               " POT_K, pot_x_t, pot_acc_t> DspArray;")
     elif c.has_dsp:
         w.comment("16-bit MAC array on DSPs: unquantized FC layers (patch embedding, head) and attention products"
                   + (",\nand mixed FC layers (fixed-point rows; none of them has power-of-two rows)." if program.mixed

@@ -1,7 +1,8 @@
 """What the emitted accelerator is built for: port width, tiling, FPGA part, clock.
 
 The tiling (Tm, Tn, Nh for the 16-bit DSP array; Tm_q, Tn_q for the binary LUT
-array; PoT_tm for the power-of-two shift-add array of the mixed scheme) is a decision of the cost model, written on `accel.engine` ops by the
+array; PoT_tm for the power-of-two shift-add array of the mixed scheme) is a
+decision of the cost model, written on `accel.engine` ops by the
 `assign-tiling` pass. The backend only reads it; a module without it gets the
 defaults below (and the project README says so).
 """

@@ -2,10 +2,11 @@
 
 One handler per `accel` op (`op_constants`), each asking `vaqf_compiler.intconst`
 for exactly the numbers the integer golden model uses: binary weight bits,
-16-bit weight codes, mixed-scheme weight codes (fixed-point and power-of-two rows
-apart, with the row table that puts each result row back in place), per-channel multipliers M / offsets O / shift S, layer-norm
-γ/β/ε codes, softmax exponential and GELU tables, class-token codes, position
-offsets. Nothing is recomputed here; this module only decides how each array is
+16-bit weight codes, mixed-scheme weight codes (fixed-point and power-of-two
+rows apart, with the row table that puts each result row back in place),
+per-channel multipliers M / offsets O / shift S, layer-norm γ/β/ε codes,
+softmax exponential and GELU tables, class-token codes, position offsets.
+Nothing is recomputed here; this module only decides how each array is
 stored (its `Elem`), and `ParamArena` packs them into `weights/params.bin`.
 """
 
