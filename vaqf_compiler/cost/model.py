@@ -15,7 +15,10 @@ its AXI ports (layers run one at a time):
 - the binary array on LUTs, `tm_q` x `tn_q`, for layers with binary weights,
   whose MACs are k-bit additions/subtractions.
 `nh` heads of an attention product run in parallel (the input channels of an
-FC layer are split in `nh` groups instead). Data cross each AXI port packed
+FC layer are split in `nh` groups instead). In the mixed scheme (ours; no
+binary array) the DSP array also runs the fixed-point rows of the mixed FC
+layers while a LUT shift-add array (`pot_tm` x `tn`) runs their power-of-two
+rows, both on one input tile per step (`mixed_cycles`, `pot_mac_luts`). Data cross each AXI port packed
 `G = floor(port_bits / bits)` values per word.
 
 All functions on tile sizes accept numpy integer arrays (the search evaluates

@@ -7,6 +7,9 @@ formats are kept *symbolically*: a quantized activation (`int k` / `uint k`)
 becomes `CODE`, whose width is the activation precision the model is asked
 about, so one extraction serves every precision the search tries (the module
 was lowered with some `abits`; which one does not matter).
+Mixed-scheme weights (`#vit.format<mixed k>`) become `Mixed(k)`, with the
+power-of-two row count of `#vit.rows` when the IR has it; `as_mixed` reads a
+VAQF lowering as the mixed scheme, `as_binary` the reverse.
 
 What is ignored, on purpose (see docs/cost-model.md):
 - ops placed `on host` (scale, softmax, GELU by default; patchify, token
