@@ -384,6 +384,7 @@ def test_mixed_layer_by_hand():
     t = mixed_cycles(mixed_fc(), 8, 4, 8, 4, 4, 1, 1.0, detail=True)
     assert (t.fixed_rows, t.pot_rows, t.tiles_fixed, t.tiles_pot, t.step) == (8, 4, 2, 1, 15)
     assert t.cycles == 4 + 8 + 2 * 15 + 1 * 30 + 3
+    assert (t.steps_in, t.tiles, t.load_x, t.load_w, t.store, t.compute) == (2, 2, 4, 8, 3, 15)
     # Each array alone: 4 weight words, 4 output words (-> 2 cycles).
     assert t.time_fixed == 4 + 4 + 30 + 30 + 2 and t.time_pot == 4 + 4 + 30 + 0 + 2
     assert mixed_cycles(mixed_fc(), 8, 4, 8, 4, 4, 1, 1.0) == t.cycles

@@ -479,6 +479,9 @@ def test_vaqf_dse_mixed_with_a_fixed_ratio_and_a_mixed_ir(tmp_path, capsys):
     assert vaqf(["dse", str(TINY), "--scheme", "mixed", "--pot-ratio", "0.25", "--target-fps", "1000"]) == 0
     text = capsys.readouterr().out
     assert "PoT ratio fixed at 0.25" in text and "| r 0.25 |" in text and "vaqf scheme" not in text
+    assert vaqf(["dse", "--builtin", "deit-base", "--scheme", "mixed", "--target-fps", "16", "--pack-dsp"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "with --pack-dsp" in x)
+    assert "(2 rows/DSP)" in line and "FPS (+" in line
     f = tmp_path / "mixed.mlir"
     f.write_text(print_ir(_mixed_tiny(tmp_path, 0.5)))
     assert vaqf(["dse", str(f), "--scheme", "both", "--target-fps", "1000"]) == 0

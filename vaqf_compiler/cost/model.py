@@ -280,6 +280,12 @@ class MixedTiming:
     time_fixed: int  # cycles of the fixed rows alone on the DSP array
     time_pot: int  # cycles of the PoT rows alone on the shift-add array
     cycles: int  # the layer: max(tiles) output tiles, input tiles shared
+    steps_in: int = 0  # n_i: input-channel steps per output tile
+    tiles: int = 0  # n_t = max(tiles_fixed, tiles_pot)
+    load_x: int = 0  # L_x: one input tile (shared by both arrays)
+    load_w: int = 0  # L_w: one weight tile (k_w-bit codes of both arrays' rows)
+    store: int = 0  # L_y: one output tile
+    compute: int = 0  # T + D
 
 
 def mixed_pack_factor(k: int, wbits: int, tn, hw: Hardware = Hardware()):
@@ -320,7 +326,7 @@ def _mixed_layer(layer: EngineLayer, k: int, tm, tn, pot_tm, n_fix, n_pot, ports
     work = n_i * step
     tiles = np.maximum(n_of, n_op)
     cycles = load_x + load_w + work + (tiles - 1) * np.maximum(work, store) + store
-    return cycles, n_of, n_op, step
+    return cycles, n_of, n_op, step, (n_i, tiles, load_x, load_w, store, compute)
 
 
 def mixed_cycles(layer: EngineLayer, k: int, tm, tn, pot_tm, n_pot, ports: int, eta: float,
@@ -336,12 +342,12 @@ def mixed_cycles(layer: EngineLayer, k: int, tm, tn, pot_tm, n_pot, ports: int, 
     if np.ndim(pot_tm) == 0 and pot_tm < 1 and np.any(np.asarray(n_pot) > 0):
         raise VaqfError(f"{layer_label(layer)}: {n_pot} power-of-two rows need a shift-add array (pot_tm >= 1)")
     n_fix = layer.cout - np.asarray(n_pot)
-    cycles, n_of, n_op, step = _mixed_layer(layer, k, tm, tn, pot_tm, n_fix, n_pot, ports, eta, hw, pack)
+    cycles, n_of, n_op, step, parts = _mixed_layer(layer, k, tm, tn, pot_tm, n_fix, n_pot, ports, eta, hw, pack)
     if not detail:
         return cycles
     fixed = _mixed_layer(layer, k, tm, tn, pot_tm, n_fix, 0 * n_fix, ports, eta, hw, pack)[0] if int(n_fix) else 0
     pot = _mixed_layer(layer, k, tm, tn, pot_tm, 0 * n_fix, n_pot, ports, eta, hw, pack)[0] if int(n_pot) else 0
-    return MixedTiming(*(int(v) for v in (n_pot, n_fix, n_of, n_op, step, fixed, pot, cycles)))
+    return MixedTiming(*(int(v) for v in (n_pot, n_fix, n_of, n_op, step, fixed, pot, cycles, *parts)))
 
 
 def pot_array_use(workload: Workload, k: int, pot_tm, tn, calib: Calibration, hw: Hardware = Hardware(),
