@@ -68,6 +68,8 @@ def row_intervals(weights: np.ndarray, x: Interval) -> list[Interval]:
     if not x.lo <= 0 <= x.hi:
         raise ValueError(f"input interval {x} must contain 0")
     w = np.asarray(weights)
+    if w.shape[0] == 0:  # e.g. the fixed-point rows of a mixed layer that is all power-of-two rows
+        return []
     w = w.reshape(w.shape[0], -1)
     # Row sums as Python ints: exact whatever the magnitudes (object sums only when int64 could overflow).
     mag = int(np.abs(w).max(initial=0)) if w.size else 0
@@ -149,9 +151,11 @@ def check_engine(program: Program, op: accel.EngineOp, params: ic.ParamSource) -
         top = 1 << mixed.pot_max_exponent(op.quant.weights.bits.data)
         if ints[pot_rows].size and int(np.abs(ints[pot_rows]).max()) > top:
             raise VaqfError(f"integer overflow: a power-of-two weight exceeds 2^E = {top}", where=describe(op))
-        _check(op, "the weight codes", [Interval(int(ints[fixed_rows].min(initial=0)), int(ints[fixed_rows].max(initial=0)))],
-               "dsp_x_t", c.dsp_x_bits)
-        _check(op, "the input codes", [x], "dsp_x_t", c.dsp_x_bits)
+        if fixed_rows.size:
+            fixed = ints[fixed_rows]
+            _check(op, "the weight codes", [Interval(int(fixed.min(initial=0)), int(fixed.max(initial=0)))],
+                   "dsp_x_t", c.dsp_x_bits)
+            _check(op, "the input codes", [x], "dsp_x_t", c.dsp_x_bits)
         acc_fixed = row_intervals(ints[fixed_rows], x)
         _check(op, "the fixed-point rows' accumulator", acc_fixed, "dsp_acc_t", c.dsp_acc_bits)
         accs = acc_fixed

@@ -102,3 +102,8 @@ def test_emit_refuses_a_kernel_that_could_overflow(small, monkeypatch):  # noqa:
     with pytest.raises(VaqfError, match="integer overflow") as info:
         emit_project(module, small.params)
     assert info.value.where and "accel.engine" in info.value.where
+
+
+def test_no_rows_is_no_interval():
+    """A mixed layer whose rows are all power-of-two leaves the fixed-point part empty."""
+    assert row_intervals(np.zeros((0, 32), dtype=np.int64), Interval(-128, 127)) == []
