@@ -417,6 +417,11 @@ def test_mixed_bad_options(deit_base, kwargs, message):
         MixedSearcher(deit_base, load_board("zcu102"), **kwargs)
 
 
+def test_the_vaqf_search_refuses_mixed_weights(deit_base):
+    with pytest.raises(VaqfError, match="mixed-scheme weights; search it with the mixed scheme"):
+        Searcher(deit_base.as_mixed(4), load_board("zcu102"))
+
+
 def test_mixed_needs_quantizable_layers():
     module = read_ir_file(TINY)
     VaqfPipelinePass(wbits=16, abits=16).apply(Context(), module)

@@ -154,6 +154,9 @@ class Searcher:
     def __init__(self, workload: Workload, board: Board, opts: Options = Options(),
                  calib: Calibration = DEFAULT_CALIBRATION, hw: Hardware = Hardware(), *,
                  allow_unquantized: bool = False):
+        if workload.has_mixed:
+            raise VaqfError("the model has mixed-scheme weights; search it with the mixed scheme "
+                            "(vaqf dse --scheme mixed, vaqf_compiler.dse.mixed.MixedSearcher)")
         if not workload.has_binary and not allow_unquantized:
             raise VaqfError(
                 "the model has no quantizable layers (no engine layer with binary weights); "
