@@ -132,7 +132,7 @@ _SCAN = re.compile(
     r"|//[^\n]*"  # comment
     r"|->"  # arrow, not a closing bracket
     r"|(?<![%@^#!$.\-])(?:\b[su]?|(?<=\dx))i(?P<width>\d{5,})\b"  # an integer type wide enough to matter
-    r"|\b(?:dense_resource|dense|array|sparse)<"  # literal opening
+    r"|\b(?:dense_resource|dense|array|sparse)\s*<"  # literal opening (the lexer allows `dense\n<`)
     r"|[\[\](){}<>]"
 )
 # The body of a string literal as xDSL's lexer accepts it (each alternative starts
@@ -212,8 +212,9 @@ def check_input_limits(
             if depth > limits.max_depth:
                 raise fail(m.start(), f"nesting deeper than {limits.max_depth} levels of brackets or regions")
             if len(tok) > 1:
-                literals.append((depth, m.start(), tok.startswith("dense<")))
-                if tok == "array<" and _ZERO_WIDTH_ARRAY.match(text, m.end()):
+                word = tok[:-1].rstrip()
+                literals.append((depth, m.start(), word == "dense"))
+                if word == "array" and _ZERO_WIDTH_ARRAY.match(text, m.end()):
                     # xDSL's DenseArrayBase verifier divides by the element width.
                     raise fail(m.start(), "a dense array's elements must be at least 1 bit wide (got array<i0>)")
             continue

@@ -97,6 +97,12 @@ REGRESSIONS = {
         "func.func @f() attributes {a = array<i0>} {\n  func.return\n}\n",
         [],
     ),
+    # `dense` and `<` on different lines slipped past the dense-literal cap: a 10^8-element splat (a hang)
+    "dense literal split over lines": (
+        "!big = tensor<100000000xf32>\nfunc.func @f() -> !big {\n  %0 = arith.constant dense\n<0.0> : !big\n"
+        "  func.return %0 : !big\n}\n",
+        ["-p", "canonicalize"],
+    ),
     # a function declared with an empty region crashed dataflow_graph
     "model without a body": ("func.func @f() {\n}\n", ["-p", "vaqf-pipeline{abits=8}"]),
     # SSA use of the op's own result (xDSL does not check dominance)
