@@ -11,6 +11,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from vaqf_compiler.dse.search import Options
 from vaqf_compiler.fsutil import write_text_atomically
 from vaqf_compiler.report.svg import PALETTE, Series, bar_chart, line_chart
 from vaqf_compiler.summary import design_line, kind_times, layer_times, resource_rows
@@ -21,6 +22,7 @@ TOP_LAYERS = 8
 def charts(compiled) -> dict[str, tuple[str, str]]:
     """name -> (caption, svg text)."""
     c, e, b = compiled, compiled.estimate, compiled.board
+    o = Options()  # the ceilings the driver searches with
     bits = [p.bits for p in c.table]
     fps = [p.fps if p.feasible else None for p in c.table]
     target = c.request.target_fps
@@ -42,7 +44,8 @@ def charts(compiled) -> dict[str, tuple[str, str]]:
         res.append(Series(f"{name} % of {total:,}", bits, ys, color))
     out["resources"] = (
         "Resources of the fastest design at each precision, as a share of the board (cost model). The search "
-        "keeps DSP, LUT and BRAM under 80%, 60% and 90% of the board.",
+        f"keeps DSP, LUT and BRAM under {100 * o.dsp_ceiling:g}%, {100 * o.lut_ceiling:g}% and "
+        f"{100 * o.bram_ceiling:g}% of the board.",
         line_chart(f"{b.name}: resource use vs activation precision", res, "activation bits k", "% of the board",
                    y_max=100, mark=(c.bits, 100 * e.lut / b.lut, f"chosen W{c.wbits}A{c.bits}")),
     )
