@@ -479,7 +479,12 @@ class Trainer:
         )
         self.say(f"weight scheme: {scheme_text(cfg)}")
         previous: dict[str, dict] = {}  # stage name -> state dict, for the stages that start from it
-        for stage in stages_of(cfg):
+        stages = stages_of(cfg)
+        for n, stage in enumerate(stages):
+            # Keep only the weights a later stage starts from (one copy per branch, not per stage).
+            later = {s.parent for s in stages[n:]}
+            for name in [k for k in previous if k not in later]:
+                del previous[name]
             path = cfg.out / ckpt_io.stage_file(stage.name)
             done = self.completed(stage)
             if done is not None:
