@@ -253,7 +253,7 @@ def test_mixed_checkpoint_imports_with_its_split_and_scales(tmp_path, capsys):
         (["quantize", "{ir}", "--wbits", "4", "-o", "{out}"],
          "wbits must be 1 (binary weights) or 16 (unquantized baseline), got 4 (k-bit weights: scheme=mixed)"),
         (["import", "--builtin", "deit-tiny", "--scheme", "mixed", "-o", "{out}"],
-         "quantizing on import (--scheme) needs --abits"),
+         "--scheme needs --abits to quantize on import"),
         (["import", "--checkpoint", "{ir}", "--scheme", "mixed", "--pot-ratio", "0.5", "-o", "{out}"],
          "a checkpoint carries its own precision; drop --scheme/--pot-ratio"),
     ],

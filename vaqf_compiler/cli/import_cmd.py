@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         if args.checkpoint is not None:
             raise VaqfError(f"a checkpoint carries its own precision; drop {'/'.join(given)}")
         if args.abits is None:
-            raise VaqfError(f"quantizing on import ({'/'.join(given)}) needs --abits (e.g. --wbits 1 --abits 8)")
+            verb = "needs" if len(given) == 1 else "need"
+            raise VaqfError(f"{'/'.join(given)} {verb} --abits to quantize on import (e.g. --wbits 1 --abits 8)")
         marker, ratio = scheme_marker(args.scheme, args.wbits, args.abits, args.pot_ratio)
     if args.checkpoint is not None:
         model, note = import_checkpoint(args.checkpoint, args.calibration)
