@@ -111,7 +111,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="mixed scheme: share of each weight matrix's rows in power of two, each in [0, 1]; "
                         f"one branch per ratio (default {','.join(map(ratio_text, DEFAULTS.pot_ratios))})")
     p.add_argument("--wbits", type=int, metavar="B",
-                   help=f"mixed scheme: weight bits, 2..8 (default {DEFAULTS.wbits})")
+                   help=f"mixed scheme: weight bits, 2..8 (default {DEFAULTS.wbits}; the compiler's integer "
+                        "path takes PoT rows up to 5 bits)")
     p.add_argument("--lr", type=float, default=DEFAULTS.lr,
                    help=f"peak learning rate of stage 1; stages 2 and 3 use a fraction (default {DEFAULTS.lr:g})")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default cpu")
