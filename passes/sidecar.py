@@ -10,17 +10,14 @@ needs an explicit `weights=PATH` option, or it says so.
 from __future__ import annotations
 
 import contextlib
-import zipfile
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
-import numpy as np
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp
 
-from vaqf_compiler.dialects.vit import WEIGHTS_SHA256_ATTR
 from vaqf_compiler.errors import VaqfError
-from vaqf_compiler.params import Params, check_params, file_sha256, load_params
+from vaqf_compiler.params import Params, load_npz, load_params
 
 IR_FILE: ContextVar[Path | None] = ContextVar("vaqf_ir_file", default=None)
 
@@ -38,7 +35,7 @@ def ir_file(path: Path | None) -> Iterator[None]:
 def pass_params(module: ModuleOp, pass_name: str, weights: str | None) -> Params:
     """The module's weights: from `weights` (a .npz) if given, else the sidecar beside the IR file."""
     if weights:
-        return _load_npz(module, Path(weights))
+        return load_npz(module, Path(weights), f"given as {pass_name}{{weights=...}}")
     path = IR_FILE.get()
     if path is None:
         raise VaqfError(
@@ -47,17 +44,3 @@ def pass_params(module: ModuleOp, pass_name: str, weights: str | None) -> Params
         )
     return load_params(module, path)
 
-
-def _load_npz(module: ModuleOp, path: Path) -> Params:
-    if not path.is_file():
-        raise VaqfError(f"weights file {path} not found")
-    want = module.attributes.get(WEIGHTS_SHA256_ATTR)
-    if isinstance(want, StringAttr) and file_sha256(path) != want.data:
-        raise VaqfError(f"weights file {path} does not match the IR's checksum ('{WEIGHTS_SHA256_ATTR}')")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            params = {k: npz[k].astype(np.float32, copy=False) for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise VaqfError(f"cannot read weights file {path}: {e}") from None
-    check_params(module, params, str(path))
-    return params

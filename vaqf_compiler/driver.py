@@ -271,21 +271,6 @@ def _reference(module: ModuleOp, params, images: np.ndarray, progress: Progress
     return np.stack(codes), {k: v / n for k, v in host.items()}, accel / n
 
 
-def _tb_images(req: Request, shape: tuple[int, ...]) -> np.ndarray:
-    from vaqf_compiler.cli.run_cmd import read_input
-
-    if req.tb_input is not None:
-        x = read_input(req.tb_input).astype(np.float32)
-        x = x[None] if x.shape == shape else x
-        if x.ndim != len(shape) + 1 or x.shape[1:] != shape or len(x) == 0:
-            dims = ", ".join(map(str, shape))
-            raise VaqfError(f"--tb-input has shape {list(x.shape)}; expected [N, {dims}] or [{dims}]")
-        return x
-    if req.tb_images < 1:
-        raise VaqfError(f"--images must be >= 1, got {req.tb_images}")
-    return np.random.default_rng(req.seed).standard_normal((req.tb_images, *shape)).astype(np.float32)
-
-
 def run_csim(project: Path, progress: Progress) -> CsimReport:
     """Build once, then run the test bench image by image (a progress bar), each compared bit for bit."""
     import json
@@ -394,7 +379,9 @@ def compile_model(req: Request, progress: Progress | None = None,
     progress.done(f"{sum(1 for op in module.walk() if op.name == 'accel.engine')} engine layers")
 
     fn = entry_function(module)
-    tb = _tb_images(req, input_shape(fn))
+    from vaqf_compiler.cli.emit_cmd import test_bench_images
+
+    tb = test_bench_images(req.tb_input, req.tb_images, input_shape(fn), req.seed)
     progress.start("reference", f"the integer reference's outputs for {len(tb)} test-bench image(s)")
     golden, host_ops, accel_seconds = _reference(module, params, tb, progress)
     progress.done()

@@ -89,8 +89,13 @@ def sidecar_path(module: ModuleOp, ir_path: Path | None) -> Path:
 def load_params(module: ModuleOp, ir_path: Path | None) -> Params:
     """Load and check the sidecar of `module` (parsed from `ir_path`)."""
     path = sidecar_path(module, ir_path)
+    return load_npz(module, path, f"named by '{WEIGHTS_ATTR}' in {ir_path or 'the IR'}")
+
+
+def load_npz(module: ModuleOp, path: Path, named_by: str) -> Params:
+    """Load the weights file `path` of `module`: its checksum, then every parameter the IR names."""
     if not path.is_file():
-        raise VaqfError(f"weights file {path} not found (named by '{WEIGHTS_ATTR}' in {ir_path or 'the IR'})")
+        raise VaqfError(f"weights file {path} not found ({named_by})")
     want = module.attributes.get(WEIGHTS_SHA256_ATTR)
     if isinstance(want, StringAttr) and file_sha256(path) != want.data:
         raise VaqfError(

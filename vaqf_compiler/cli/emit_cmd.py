@@ -73,18 +73,19 @@ def parse_tiling(text: str) -> Tiling:
     return Tiling(*values)
 
 
-def test_images(args: argparse.Namespace, shape: tuple[int, ...]) -> np.ndarray:
-    if args.tb_input is not None:
-        x = read_input(args.tb_input).astype(np.float32)
+def test_bench_images(tb_input: Path | None, count: int, shape: tuple[int, ...], seed: int = 0,
+                      count_flag: str = "--images") -> np.ndarray:
+    """The test bench's float images: from `tb_input` (.npy, one image or a batch), else `count` random ones."""
+    if tb_input is not None:
+        x = read_input(tb_input).astype(np.float32)
         x = x[None] if x.shape == shape else x
         if x.ndim != len(shape) + 1 or x.shape[1:] != shape or len(x) == 0:
             dims = ", ".join(map(str, shape))
             raise VaqfError(f"--tb-input has shape {list(x.shape)}; expected [N, {dims}] or [{dims}]")
         return x
-    if args.tb_images < 1:
-        raise VaqfError("--tb-images must be >= 1")
-    rng = np.random.default_rng(0)
-    return rng.standard_normal((args.tb_images, *shape)).astype(np.float32)
+    if count < 1:
+        raise VaqfError(f"{count_flag} must be >= 1, got {count}")
+    return np.random.default_rng(seed).standard_normal((count, *shape)).astype(np.float32)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     options = HlsOptions(top=args.top, port_bits=args.port_bits, board=BOARDS[board],
                          tiling=parse_tiling(args.tiling) if args.tiling else None)
     interp = Interpreter(module, params, "int")
-    images = test_images(args, interp.input_shape)
+    images = test_bench_images(args.tb_input, args.tb_images, interp.input_shape, count_flag="--tb-images")
     files = emit_project(module, params, options=options, tb_images=images,
                          tb_golden_codes=reference_codes(interp, images), source=args.ir.name)
     write_project(files, args.output, force=args.force)
