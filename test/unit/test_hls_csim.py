@@ -389,14 +389,20 @@ def test_kernel_and_test_bench_are_cpp14_for_vitis_hls(small, w1a8, tmp_path):
         assert run.returncode == 0, run.stderr
 
 
+def every_unit_on_the_fpga(small, abits: int):
+    """The reduced model at W1A`abits`, calibrated, lowered with scale, softmax and GELU on the FPGA too."""
+    module = parse_ir(print_ir(small.module))
+    FoldPatchEmbedPass().apply(Context(), module)
+    MarkQuantizationPass(1, abits).apply(Context(), module)
+    calibrate(module, small.params, list(images(3, seed=1)))
+    VaqfPipelinePass(1, abits, softmax_on_accel=True, gelu_on_accel=True, scale_on_accel=True).apply(Context(), module)
+    return module
+
+
 @needs_gxx
 def test_scale_softmax_gelu_partitioned_onto_the_fpga(small, tmp_path):
     """partition-host-accel can move scale, softmax and GELU to the FPGA: the kernel runs them, bit-exactly."""
-    module = parse_ir(print_ir(small.module))
-    FoldPatchEmbedPass().apply(Context(), module)
-    MarkQuantizationPass(1, 8).apply(Context(), module)
-    calibrate(module, small.params, list(images(3, seed=1)))
-    VaqfPipelinePass(1, 8, softmax_on_accel=True, gelu_on_accel=True, scale_on_accel=True).apply(Context(), module)
+    module = every_unit_on_the_fpga(small, abits=8)
     xs = images(1, seed=5)
     want, codes = reference(module, small.params, xs)
     write_project(emit_project(module, small.params, tb_images=xs, tb_golden_codes=codes), tmp_path / "prj")
@@ -431,11 +437,7 @@ def test_csim_sanitize_from_the_command_line(small, w1a8, tmp_path, capsys):
 @pytest.mark.slow
 def test_sanitized_csim_with_every_unit_on_the_fpga(small, tmp_path):
     """W1A4 with scale, softmax and GELU on the FPGA too (every kernel unit) under ASan + UBSan."""
-    module = parse_ir(print_ir(small.module))
-    FoldPatchEmbedPass().apply(Context(), module)
-    MarkQuantizationPass(1, 4).apply(Context(), module)
-    calibrate(module, small.params, list(images(3, seed=1)))
-    VaqfPipelinePass(1, 4, softmax_on_accel=True, gelu_on_accel=True, scale_on_accel=True).apply(Context(), module)
+    module = every_unit_on_the_fpga(small, abits=4)
     xs = images(2, seed=5)
     want, codes = reference(module, small.params, xs)
     write_project(emit_project(module, small.params, tb_images=xs, tb_golden_codes=codes), tmp_path / "prj")

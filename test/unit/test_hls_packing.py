@@ -170,27 +170,35 @@ def harness(tmp_path_factory):
     return exe
 
 
-def test_cpp_kernel_and_host_unpack_and_repack_like_python_for_every_g(harness, tmp_path):
-    rng = np.random.default_rng(1)
+def check_cpp_pack_round_trip(harness, tmp_path, cases) -> None:
+    """Python packs every (codes, port, bits, signed) case; the C++ kernel and host unpack the words to
+    the same codes and repack them to the same words."""
     blob, expected = bytearray(), []
-    for port in PORTS:
-        for bits, signed in CASES:
-            elem = Elem(bits, signed)
-            codes = random_codes(elem, 2 * elem.per_word(port) + 3, rng)
-            words = pack(codes, elem, port)
-            blob += struct.pack("<5i", port, bits, int(signed), codes.size, words.size) + words.astype("<u8").tobytes()
-            expected.append((codes, words))
+    for codes, port, bits, signed in cases:
+        words = pack(codes, Elem(bits, signed), port)
+        blob += struct.pack("<5i", port, bits, int(signed), codes.size, words.size) + words.astype("<u8").tobytes()
+        expected.append((codes, words))
     (tmp_path / "cases.bin").write_bytes(bytes(blob))
     run = subprocess.run([str(harness), "pack", str(tmp_path / "cases.bin")], capture_output=True)
     assert run.returncode == 0, run.stderr.decode()
     out = np.frombuffer(run.stdout, dtype="<i8")
     pos = 0
     for codes, words in expected:
-        assert np.array_equal(out[pos : pos + codes.size], codes)
+        assert np.array_equal(out[pos : pos + codes.size], codes)  # kernel and host unpack alike
         pos += codes.size
-        assert np.array_equal(out[pos : pos + words.size].view("<u8"), words)  # C++ packs as Python does
+        assert np.array_equal(out[pos : pos + words.size].view("<u8"), words)  # and repack as Python does
         pos += words.size
     assert pos == out.size
+
+
+def test_cpp_kernel_and_host_unpack_and_repack_like_python_for_every_g(harness, tmp_path):
+    rng = np.random.default_rng(1)
+    cases = []
+    for port in PORTS:
+        for bits, signed in CASES:
+            elem = Elem(bits, signed)
+            cases.append((random_codes(elem, 2 * elem.per_word(port) + 3, rng), port, bits, signed))
+    check_cpp_pack_round_trip(harness, tmp_path, cases)
 
 
 def _py_ln_row(s1: int, s2: int, dim: int, eps: int) -> tuple[int, int]:
@@ -262,22 +270,9 @@ def test_mixed_weight_codes_round_trip_in_python(port):
 
 def test_cpp_unpacks_mixed_weight_codes_like_python(harness, tmp_path):
     rng = np.random.default_rng(5)
-    blob, expected = bytearray(), []
+    cases = []
     for port in PORTS:
         for bits in range(2, 8):
             for codes, signed in zip(_weight_codes(bits, rng), (True, False), strict=True):
-                words = pack(codes, Elem(bits, signed), port)
-                blob += struct.pack("<5i", port, bits, int(signed), codes.size, words.size)
-                blob += words.astype("<u8").tobytes()
-                expected.append((codes, words))
-    (tmp_path / "cases.bin").write_bytes(bytes(blob))
-    run = subprocess.run([str(harness), "pack", str(tmp_path / "cases.bin")], capture_output=True)
-    assert run.returncode == 0, run.stderr.decode()
-    out = np.frombuffer(run.stdout, dtype="<i8")
-    pos = 0
-    for codes, words in expected:
-        assert np.array_equal(out[pos : pos + codes.size], codes)  # kernel and host unpack alike
-        pos += codes.size
-        assert np.array_equal(out[pos : pos + words.size].view("<u8"), words)  # and repack as Python does
-        pos += words.size
-    assert pos == out.size
+                cases.append((codes, port, bits, signed))
+    check_cpp_pack_round_trip(harness, tmp_path, cases)
