@@ -28,7 +28,7 @@ from vaqf_compiler.errors import VaqfError
 # Flags of our own code (the tests add -Werror). The ap_int headers come in with
 # -isystem; g++ 12 still reports these in their inlined code at our call sites.
 CXXFLAGS = ("-std=c++17", "-O2", "-ffp-contract=off", "-Wall", "-Wextra")
-QUIET = ("-Wno-unknown-pragmas", "-Wno-uninitialized", "-Wno-maybe-uninitialized")
+QUIET = ("-Wno-unknown-pragmas", "-Wno-unused-label", "-Wno-uninitialized", "-Wno-maybe-uninitialized")
 # The sanitizer build (`sanitize=True`, `vaqf csim --sanitize`): AddressSanitizer and
 # UndefinedBehaviorSanitizer, the first finding fatal, warnings as errors. C++20
 # because ap_private.h left-shifts negative values, undefined before C++20 (and

@@ -34,13 +34,20 @@ from vaqf_compiler.fsutil import write_tree_atomically
 STATIC = {
     ("include", "vaqf_types.h"): "kernel/vaqf_types.h",
     ("include", "vaqf_arith.h"): "kernel/vaqf_arith.h",
+    ("include", "vaqf_pack.h"): "kernel/vaqf_pack.h",
+    ("include", "vaqf_cycles.h"): "kernel/vaqf_cycles.h",
     ("include", "vaqf_engine.h"): "kernel/vaqf_engine.h",
+    ("include", "vaqf_units.h"): "kernel/vaqf_units.h",
     ("include", "vaqf_host.h"): "host/vaqf_host.h",
     ("host", "device_csim.h"): "host/device_csim.h",
     ("host", "csim_main.cpp"): "host/csim_main.cpp",
     ("host", "main_zynq.cpp"): "host/main_zynq.cpp",
     ("host", "main_xrt.cpp"): "host/main_xrt.cpp",
 }
+
+
+# The hand-written kernel headers (a harness that includes vaqf_engine.h needs them all).
+KERNEL_HEADERS = tuple(name for (folder, name), path in STATIC.items() if path.startswith("kernel/"))
 
 
 def static_file(folder: str, name: str) -> bytes:
@@ -254,8 +261,10 @@ def emit_readme(program: Program, meta: Mapping[str, object]) -> bytes:
         "- `kernel/`: the accelerator for Vitis HLS. `vaqf_top.cpp` (generated) is the top function:",
         "  m_axi ports `x16` (16-bit stream), `xq` (packed k-bit stream), `wt` (weights, constants,",
         "  second operands), `y` (results), s_axilite descriptor `d`; `vaqf_config.h` (generated) holds the",
-        "  tiling and types; `vaqf_engine.h` the shared compute engine (FC and attention), layer norm and",
-        "  residual add; `vaqf_arith.h` the exact integer arithmetic shared with the host.",
+        "  tiling and types; `vaqf_engine.h` the shared compute engine (FC and attention); `vaqf_units.h`",
+        "  layer norm, residual add, scale, GELU and softmax; `vaqf_pack.h` compile-time code formats;",
+        "  `vaqf_cycles.h` the C-simulation cycle counter; `vaqf_arith.h` the exact integer arithmetic shared",
+        "  with the host.",
         "- `host/`: `vaqf_model.h` (generated) runs the model layer by layer (kernel calls and the host ops:",
         "  scale, softmax, GELU, token concat, position embedding); `csim_main.cpp` + `device_csim.h` the",
         "  C-simulation test bench; `main_zynq.cpp` (embedded, /dev/mem + contiguous buffer) and",

@@ -93,6 +93,13 @@ class EngineConfig:
     pot_bits: int = 0  # k: bits of a PoT weight code (sign | exponent)
     pot_x_bits: int = 0  # signed width of its inputs (the layers' k-bit activation codes)
     pot_acc_bits: int = 0
+    # Longest contraction / output row of each array's layers (its on-chip lhs, weight and constant buffers).
+    dsp_max_cin: int = 1
+    dsp_max_cout: int = 1
+    bin_max_cin: int = 1
+    bin_max_cout: int = 1
+    max_table: int = 1  # longest GELU / softmax table of an element-wise op on the FPGA (padded to words)
+    formats: tuple[tuple[int, bool], ...] = ()  # (bits, signed) of every packed format the kernel reads or writes
 
 
 @dataclass
@@ -275,7 +282,8 @@ def _signed_bits(e: Elem) -> int:
 
 
 def _engine_config(ops: list[Operation], constants: dict[Operation, OpConstants], layouts: dict[SSAValue, Layout],
-                   options: HlsOptions, ir_tiling: IrTiling | None) -> EngineConfig:
+                   const_rows: dict[tuple[Operation, str], int], options: HlsOptions,
+                   ir_tiling: IrTiling | None) -> EngineConfig:
     tiling = options.tiling or (ir_tiling.tiling if ir_tiling else None) or Tiling()
     tiling.check()
     dsp = [op for op in ops if isinstance(op, accel.EngineOp) and not _is_binary(op)]
@@ -294,6 +302,12 @@ def _engine_config(ops: list[Operation], constants: dict[Operation, OpConstants]
     dsp_bits = [_signed_bits(layouts[v].elem) for op in dsp for v in op.operands]
     dsp_bits += [_signed_bits(constants[op].arrays["weight"][1]) for op in dsp if not op.is_attention]
     bin_bits = [_signed_bits(layouts[op.lhs].elem) for op in binary]
+    def longest(layers: list[accel.EngineOp], value) -> int:
+        return max((shape3(value(op))[2] for op in layers), default=1)
+
+    elementwise = [op for op in ops if isinstance(op, (accel.GeluOp, accel.SoftmaxOp)) and _placed_on_accel(op)]
+    formats = {(e.bits, e.signed) for e in (*(l.elem for l in layouts.values()),
+                                            *(a[1] for c in constants.values() for a in c.arrays.values()))}
     return EngineConfig(
         tiling=tiling,
         tiling_from_ir=options.tiling is None and ir_tiling is not None,
@@ -309,6 +323,12 @@ def _engine_config(ops: list[Operation], constants: dict[Operation, OpConstants]
         pot_bits=max(pot_bits, default=0),
         pot_x_bits=max((_signed_bits(layouts[op.lhs].elem) for op in pot), default=0),
         pot_acc_bits=max((constants[op].scalars["pot_acc_bits"] for op in pot), default=0),
+        dsp_max_cin=longest(dsp, lambda op: op.lhs),
+        dsp_max_cout=longest(dsp, lambda op: op.result),
+        bin_max_cin=longest(binary, lambda op: op.lhs),
+        bin_max_cout=longest(binary, lambda op: op.result),
+        max_table=max((const_rows[(op, "table")] for op in elementwise), default=1),
+        formats=tuple(sorted(formats)),
     )
 
 
@@ -389,7 +409,8 @@ def build_program(module: ModuleOp, params: Mapping[str, np.ndarray], options: H
                 alloc.release(layouts[v].base, sizes.pop(v))
     top = alloc.high
 
-    config = _engine_config(ops, constants, layouts, options, ir_tiling)
+    const_rows = {key: layout.rs for key, layout in const_layouts.items()}
+    config = _engine_config(ops, constants, layouts, const_rows, options, ir_tiling)
     in_fmt = ic.format_of(image)
     out_fmt = ic.format_of(output)
     quantized = [op for op in ops if isinstance(op, accel.EngineOp) and op.in_quantized]

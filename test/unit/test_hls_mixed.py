@@ -21,7 +21,7 @@ from vaqf_compiler import fixedpoint as fx
 from vaqf_compiler import mixed
 from vaqf_compiler.backends.hls import HlsOptions, Tiling, csim, emit_project, write_project
 from vaqf_compiler.backends.hls.csim import CXXFLAGS, QUIET, find_ap_include
-from vaqf_compiler.backends.hls.emit_project import static_file
+from vaqf_compiler.backends.hls.emit_project import KERNEL_HEADERS, static_file
 from vaqf_compiler.backends.hls.packing import Elem, pack, unpack
 from vaqf_compiler.backends.hls.weights import I64, ParamArena
 from vaqf_compiler.cli.quantize_cmd import quantize_module, scheme_marker
@@ -36,12 +36,12 @@ from vaqf_compiler.models.deit import build_deit
 from vaqf_compiler.passes.assign_tiling import AssignTilingPass
 from vaqf_compiler.passes.lower_to_accel import LowerToAccelPass
 from vaqf_compiler.passes.partition_host_accel import PartitionHostAccelPass
-from test_hls_csim import SMALL, _have_toolchain, images, needs_gxx, reference
+from test_hls_csim import SMALL, _have_toolchain, check_cpp14, images, needs_gxx, reference
 
 # ----- the engine alone ------------------------------------------------------------
 
 # One harness build: odd tile sizes, two input groups; PK, the weight bits, comes per build.
-TM, TN, NH, PTM, MAX_T = 5, 12, 2, 3, 9
+TM, TN, NH, PTM, MAX_T, MAX_CIN, MAX_COUT = 5, 12, 2, 3, 9, 40, 17
 
 ENGINE_HARNESS = r"""
 #include <stdio.h>
@@ -57,8 +57,8 @@ vaqf::Trips vaqf::g_trips;
 
 template <int K>
 struct Eng {
-  typedef vaqf::Engine<64, H_TM, H_TN, H_NH, H_MAX_T, false, ap_int<16>, ap_int<16>, ap_int<40>, H_PTM, K,
-                       ap_int<8>, ap_int<48> > T;
+  typedef vaqf::Engine<64, H_TM, H_TN, H_NH, H_MAX_T, H_MAX_CIN, H_MAX_COUT, false, ap_int<16>, ap_int<16>,
+                       ap_int<40>, H_PTM, K, ap_int<8>, ap_int<48> > T;
 };
 
 // every code: what Pot<K>::mac adds for x = 1 and x = -3
@@ -128,10 +128,10 @@ def engine(tmp_path_factory):
     if not _have_toolchain():
         pytest.skip("needs g++ and the ap_int headers (hls extra)")
     d = tmp_path_factory.mktemp("engine")
-    for name in ("vaqf_types.h", "vaqf_arith.h", "vaqf_engine.h"):
+    for name in KERNEL_HEADERS:
         (d / name).write_bytes(static_file("include", name))
     (d / "harness.cpp").write_text(ENGINE_HARNESS)
-    defines = [f"-DH_{k}={v}" for k, v in dict(TM=TM, TN=TN, NH=NH, PTM=PTM, MAX_T=MAX_T).items()]
+    defines = [f"-DH_{k}={v}" for k, v in dict(TM=TM, TN=TN, NH=NH, PTM=PTM, MAX_T=MAX_T, MAX_CIN=MAX_CIN, MAX_COUT=MAX_COUT).items()]
     exe = d / "harness"
     run = subprocess.run(["g++", *CXXFLAGS, *QUIET, "-Werror", *defines, "-isystem", str(find_ap_include()),
                           f"-I{d}", str(d / "harness.cpp"), "-o", str(exe)], capture_output=True, text=True)
@@ -329,11 +329,7 @@ def test_mixed_csim_is_bit_identical_to_the_integer_reference(small, tmp_path, r
         assert tiling.pot_tm == fn.attributes["accel.pot_tm"].value.data
     assert check_mixed_trips_against_cost_model(module, tiling, result.trips, 8) == 4
     if ratio == 0.25:  # run_hls.tcl compiles the kernel as C++14
-        run = subprocess.run(["g++", "-std=c++14", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
-                              "-Wno-unknown-pragmas", "-isystem", str(find_ap_include()), "-Ikernel",
-                              "kernel/vaqf_top.cpp"],
-                             cwd=tmp_path / "prj", capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr
+        check_cpp14(tmp_path / "prj", "kernel/vaqf_top.cpp")
 
 
 # ----- what the backend stores and refuses (no compiler needed) ------------------------------

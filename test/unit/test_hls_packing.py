@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vaqf_compiler.backends.hls.csim import CXXFLAGS, QUIET, find_ap_include
-from vaqf_compiler.backends.hls.emit_project import static_file
+from vaqf_compiler.backends.hls.emit_project import KERNEL_HEADERS, static_file
 from vaqf_compiler.backends.hls.packing import Elem, pack, unpack
 from vaqf_compiler.errors import VaqfError
 
@@ -161,7 +161,7 @@ def harness(tmp_path_factory):
     except VaqfError as e:
         pytest.skip(str(e))
     d = tmp_path_factory.mktemp("harness")
-    for name in ("vaqf_types.h", "vaqf_arith.h", "vaqf_engine.h", "vaqf_host.h"):
+    for name in (*KERNEL_HEADERS, "vaqf_host.h"):
         (d / name).write_bytes(static_file("include", name))
     (d / "harness.cpp").write_text(HARNESS)
     exe = d / "harness"

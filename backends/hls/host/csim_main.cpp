@@ -1,7 +1,7 @@
 // vaqf: the C-simulation test bench. Loads weights/params.bin into simulated
 // DDR, runs every image of tb/input.bin through the model (kernel calls are
 // plain function calls), writes the logits, their integer codes and each
-// kernel call's loop trip counts, and compares the codes with the integer
+// kernel call's loop trip counts and counted cycles, and compares the codes with the integer
 // reference's (tb/golden_codes.bin) when present.
 //
 //   csim PARAMS IMAGES OUT_DIR [GOLDEN_CODES]
@@ -77,13 +77,13 @@ int main(int argc, char** argv) {
     fprintf(stderr, "csim: cannot write to %s\n", out_dir.c_str());
     return 2;
   }
-  std::string csv = "layer,name,tiles,steps,compute,x_words,w_words,y_words\n";
+  std::string csv = "layer,name,tiles,steps,compute,x_words,w_words,y_words,bursts,cycles\n";
   for (int l = 0; l < model::kLayers; ++l) {
     char line[512];
     const Trips& t = trips[l];
-    snprintf(line, sizeof line, "%d,\"%s\",%lld,%lld,%lld,%lld,%lld,%lld\n", l, model::kLayerNames[l],
+    snprintf(line, sizeof line, "%d,\"%s\",%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld\n", l, model::kLayerNames[l],
              (long long)t.tiles, (long long)t.steps, (long long)t.compute, (long long)t.x_words,
-             (long long)t.w_words, (long long)t.y_words);
+             (long long)t.w_words, (long long)t.y_words, (long long)t.bursts, (long long)t.cycles);
     csv += line;
   }
   if (!write_file(out_dir + "/trips.csv", csv.data(), csv.size())) return 2;

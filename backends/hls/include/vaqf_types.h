@@ -16,6 +16,12 @@
 
 #include <stdint.h>
 
+// The synthesis path: what Vitis HLS reads (__SYNTHESIS__), or its check under g++
+// (-DVAQF_SYNTHESIS_PATH; the open-source ap_int headers refuse __SYNTHESIS__). No counting there.
+#if defined(__SYNTHESIS__) || defined(VAQF_SYNTHESIS_PATH)
+#define VAQF_SYNTH 1
+#endif
+
 namespace vaqf {
 
 struct Tensor {
@@ -71,7 +77,7 @@ struct LayerDesc {
   int32_t n_pot;        // mixed FC: power-of-two rows
 };
 
-// Loop trip counts of one kernel call, counted in C simulation only.
+// Loop trip counts and cycles of one kernel call, counted in C simulation only.
 struct Trips {
   int64_t tiles;     // output tiles (head groups x output-channel tiles)
   int64_t steps;     // input-channel steps, summed over tiles
@@ -79,6 +85,8 @@ struct Trips {
   int64_t x_words;   // words read for input tiles
   int64_t w_words;   // words read for weight / rhs tiles
   int64_t y_words;   // words written
+  int64_t bursts;    // AXI bursts (runs of consecutive words), reads and writes
+  int64_t cycles;    // the call's cycles, counted from the kernel's structure (vaqf_cycles.h)
 };
 
 }  // namespace vaqf
