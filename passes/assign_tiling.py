@@ -42,9 +42,10 @@ from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp, StringAttr, 
 from xdsl.passes import ModulePass
 
 from vaqf_compiler.cost.boards import load_board
-from vaqf_compiler.cost.model import binary_lanes, packing
-from vaqf_compiler.cost.workload import CODE, extract_workload, fmt_of
-from vaqf_compiler.dialects import accel
+from vaqf_compiler.cost.model import Estimate, binary_lanes, layer_label, packing
+from vaqf_compiler.cost.workload import CODE, STREAM_FREE, engine_layer, extract_workload, fmt_of, stream_layer
+from vaqf_compiler.dialects import accel, vit
+from vaqf_compiler.dialects.vit import Placement
 from vaqf_compiler.dse.mixed import MixedSearcher
 from vaqf_compiler.dse.search import Options, Searcher, check_target, choose_precision
 from vaqf_compiler.errors import VaqfError
@@ -142,6 +143,7 @@ class AssignTilingPass(ModulePass):
             else:
                 tiling = accel.TilingAttr(d.tm, d.tn, d.nh, g, d.ports)
             engine.properties["tiling"] = tiling
+        record_model_cycles(op, est)
         for fn in op.walk():
             if isinstance(fn, func.FuncOp):
                 fn.attributes["accel.board"] = StringAttr(board.name)
@@ -162,3 +164,19 @@ class AssignTilingPass(ModulePass):
         if self.pack_dsp:
             raise VaqfError(f"{NAME}: pack-dsp is not supported with mixed weights (the emitted kernel runs one "
                             "fixed-point row per DSP); `vaqf dse --scheme mixed --pack-dsp` reports that design point")
+
+
+def record_model_cycles(module: ModuleOp, est: Estimate) -> None:
+    """`accel.model_cycles` on every op the FPGA runs: the cost model's cycles for that call, which the emitted
+    project sets beside the cycles its C simulation counts (`vaqf csim --json`)."""
+    cycles = {layer.name: layer.cycles for layer in est.layers}
+    for node in module.walk():
+        if isinstance(node, accel.EngineOp):
+            label = layer_label(engine_layer(node))
+        elif isinstance(node, vit.VitOp) and node.place is not None and node.place.data == Placement.ACCEL \
+                and not isinstance(node, STREAM_FREE):
+            label = layer_label(stream_layer(node))
+        else:
+            continue
+        if label in cycles:
+            node.attributes["accel.model_cycles"] = IntegerAttr(int(cycles[label]), i64)

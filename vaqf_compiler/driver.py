@@ -387,7 +387,9 @@ def compile_model(req: Request, progress: Progress | None = None,
     progress.done()
 
     progress.start("emit", f"the HLS project in {project}")
-    files = emit_project(module, params, options=HlsOptions(board=BOARDS[board.name]), tb_images=tb,
+    # the board's AXI width: every tile and row moves in half the words of the paper's 64-bit ports on ZU+
+    options = HlsOptions(board=BOARDS[board.name], port_bits=max(64, board.axi_port_bits // 64 * 64))
+    files = emit_project(module, params, options=options, tb_images=tb,
                          tb_golden_codes=golden, source=_model_name(req.model))
     write_project(files, project, force=req.force)
     # The lowered IR and its weights, to re-emit with other options (`vaqf emit PROJECT/ir/accel.mlir`).

@@ -196,3 +196,26 @@ def csim(project: Path, images: np.ndarray | None = None, *, build_dir: Path | N
     logits, codes, passed, trips, text = run(project, exe, path, timeout=timeout, sanitize=sanitize)
     t2 = time.perf_counter()
     return CsimResult(logits, codes, passed, trips, t1 - t0, t2 - t1, text)
+
+
+def cycle_report(project: Path, trips: list[dict[str, object]]) -> dict[str, object]:
+    """Per kernel call, the cycles the C simulation counted from the kernel's structure beside the cost model's
+    (project.json), and the frame totals; FPS from the counted cycles at the board clock is FPGA-only (no host
+    ops, no synchronisation)."""
+    meta = json.loads((Path(project) / "project.json").read_text())
+    planned = meta.get("calls") or [{} for _ in trips]
+    if len(planned) != len(trips):
+        raise VaqfError(f"{project}: project.json lists {len(planned)} kernel calls, the C simulation made {len(trips)}")
+    calls = [{"call": i, "layer": t["name"], "op": str(t["name"]).split(" ")[0],
+              "counted_cycles": int(t["cycles"]), "model_cycles": p.get("model_cycles")}
+             for i, (t, p) in enumerate(zip(trips, planned, strict=True))]
+    counted = sum(c["counted_cycles"] for c in calls)
+    model = [c["model_cycles"] for c in calls]
+    clock = float(meta["clock_mhz"])
+    return {
+        "clock_mhz": clock,
+        "calls": calls,
+        "counted_cycles_per_frame": counted,
+        "model_cycles_per_frame": sum(model) if all(m is not None for m in model) else None,
+        "counted_fps_fpga": clock * 1e6 / counted if counted else None,
+    }

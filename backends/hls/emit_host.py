@@ -59,7 +59,7 @@ def tensor_init(layout: Layout, port_bits: int) -> str:
             f"{e.per_word(port_bits)}, 0}}")
 
 
-def _title(op: Operation) -> str:
+def call_title(op: Operation) -> str:
     params = [a.key for a in op.properties.values() if isinstance(a, ParamAttr)]
     shapes = " x ".join("x".join(map(str, v.type.get_shape())) for v in op.operands)  # type: ignore[attr-defined]
     res = "x".join(map(str, op.results[0].type.get_shape()))  # type: ignore[attr-defined]
@@ -120,7 +120,7 @@ def _(op: accel.EngineOp, e: Emitter) -> None:
                        ("rows", e.c(op, "rows"))]
     fields += [("y", e.t(op.result)), ("shift", p.scalar(op, "shift")), ("y_lo", lo), ("y_hi", hi),
                ("y_sign", sign)]
-    e.kernel_call(op, _title(op), fields)
+    e.kernel_call(op, call_title(op), fields)
 
 
 @emit_op.register
@@ -129,7 +129,7 @@ def _(op: accel.LayerNormOp, e: Emitter) -> None:
     lo, hi, sign = e.out_range(op)
     eps = e.p.scalar(op, "eps")
     if e.p.on_accel(op):
-        e.kernel_call(op, _title(op), [
+        e.kernel_call(op, call_title(op), [
             ("op", "OP_LN"), ("tokens", rows), ("cout", dim), ("x", e.t(op.input)), ("y", e.t(op.result)),
             ("mult", e.c(op, "gamma")), ("offset", e.c(op, "beta")), ("eps", f"{eps}LL"),
             ("y_lo", lo), ("y_hi", hi), ("y_sign", sign)])
@@ -146,7 +146,7 @@ def _(op: accel.AddOp, e: Emitter) -> None:
     if e.p.on_accel(op):
         if heads != 1:
             raise VaqfError("hls: the kernel adds token matrices [N, D] only", where=describe(op))
-        e.kernel_call(op, _title(op), [
+        e.kernel_call(op, call_title(op), [
             ("op", "OP_ADD"), ("tokens", rows), ("cout", dim), ("x", e.t(op.lhs)), ("w", e.t(op.rhs)),
             ("y", e.t(op.result)), ("m", f"{s['m']}LL"), ("m_b", f"{s['m_b']}LL"), ("o", f"{s['o']}LL"),
             ("shift", s["shift"]), ("y_lo", lo), ("y_hi", hi), ("y_sign", sign)])
@@ -158,7 +158,7 @@ def _(op: accel.AddOp, e: Emitter) -> None:
 def _elementwise_call(op: Operation, e: Emitter, code: str, fields: list[tuple[str, object]]) -> None:
     heads, rows, dim = shape3(op.results[0])
     lo, hi, sign = e.out_range(op)
-    e.kernel_call(op, _title(op), [
+    e.kernel_call(op, call_title(op), [
         ("op", code), ("heads", heads), ("tokens", rows), ("cout", dim), ("x", e.t(op.operands[0])),
         ("y", e.t(op.results[0])), *fields, ("y_lo", lo), ("y_hi", hi), ("y_sign", sign)])
 
@@ -242,7 +242,7 @@ def emit_model(program: Program) -> str:
     for op in p.ops:
         where = "view" if isinstance(op, VIEW_OPS) else ("FPGA" if p.on_accel(op) else "host")
         alias = f" of {p.names[op.operands[0]]}" if where == "view" else ""
-        body.comment(f"{p.names[op.results[0]]} = {_title(op)}  ({where}{alias})")
+        body.comment(f"{p.names[op.results[0]]} = {call_title(op)}  ({where}{alias})")
         emit_op(op, e)
 
     w.line(HEADER)

@@ -21,7 +21,7 @@ import numpy as np
 from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp, StringAttr
 
 from vaqf_compiler.backends.hls.csim import CXXFLAGS, QUIET
-from vaqf_compiler.backends.hls.emit_host import emit_host
+from vaqf_compiler.backends.hls.emit_host import call_title, emit_host
 from vaqf_compiler.backends.hls.emit_kernel import emit_kernel
 from vaqf_compiler.backends.hls.overflow import check_program as check_overflow
 from vaqf_compiler.backends.hls.program import Program, build_program, shape3
@@ -124,7 +124,19 @@ def project_meta(program: Program, tb_images: int, estimate: Mapping[str, object
         "tb_images": tb_images,
         "estimate": dict(estimate) if estimate else ir_estimate(program),
         "ports_per_stream": {"ir": program.ports, "kernel": 1},
+        "calls": kernel_calls(program),
     }
+
+
+def kernel_calls(program: Program) -> list[dict[str, object]]:
+    """Each kernel call in order: its title (as in the C simulation's trips.csv), op, and the cost model's
+    cycles for it (`accel.model_cycles`, written by assign-tiling; null without it)."""
+    calls = []
+    for op in (op for op in program.ops if program.is_kernel_call(op)):
+        cycles = op.attributes.get("accel.model_cycles")
+        calls.append({"call": len(calls), "layer": call_title(op), "op": op.name,
+                      "model_cycles": cycles.value.data if isinstance(cycles, IntegerAttr) else None})
+    return calls
 
 
 def _params_manifest(program: Program) -> bytes:

@@ -29,6 +29,7 @@ from xdsl.ir import Block, Operation, SSAValue
 
 from vaqf_compiler import intconst as ic
 from vaqf_compiler.backends.hls.packing import Elem
+from vaqf_compiler.cost.model import Hardware
 from vaqf_compiler.backends.hls.target import HlsOptions, IrTiling, Tiling, tiling_from_ir
 from vaqf_compiler.backends.hls.weights import ArrayEntry, OpConstants, ParamArena, elem_of, op_constants
 from vaqf_compiler.dialects import accel, vit
@@ -358,7 +359,10 @@ def build_program(module: ModuleOp, params: Mapping[str, np.ndarray], options: H
         raise VaqfError("the image argument must be a [C, H, W] tensor", where=describe(function))
 
     ir_tiling = tiling_from_ir(module)
-    code_slot = port // ir_tiling.code_g if ir_tiling and ir_tiling.code_g and options.tiling is None else None
+    # The IR's packing G counts codes per word of the cost model's port width; the slot width it implies holds
+    # on any port (a 128-bit port carries two such words).
+    model_port = Hardware().port_bits
+    code_slot = model_port // ir_tiling.code_g if ir_tiling and ir_tiling.code_g and options.tiling is None else None
 
     # Constants of every op, in program order, into the parameter region.
     source = ic.Params(params)

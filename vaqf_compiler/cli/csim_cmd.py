@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 
 from vaqf_compiler.backends.hls import csim
+from vaqf_compiler.backends.hls.csim import cycle_report
 from vaqf_compiler.cli.run_cmd import read_input
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_atomically
@@ -25,6 +27,7 @@ examples:
   vaqf csim prj/ --input images.npy -o logits.npy   # other images (nothing to compare)
   CXX=clang++ vaqf csim prj/
   vaqf csim prj/ --sanitize                      # ASan + UBSan, -Werror: no findings allowed
+  vaqf csim prj/ --json cycles.json              # per kernel call: counted vs cost-model cycles
 """
 
 
@@ -44,6 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sanitize", action="store_true",
                    help="build with -Wall -Wextra -Werror, AddressSanitizer and UndefinedBehaviorSanitizer"
                         " (C++20, DIR/build-sanitize); any finding is an error")
+    p.add_argument("--json", metavar="OUT.json", type=Path,
+                   help="write the cycle report: per kernel call the cycles counted from the kernel's structure in "
+                        "C simulation (first image) beside the cost model's, the frame totals and the FPGA-only "
+                        "frame rate they give")
     p.set_defaults(func=run)
 
 
@@ -61,6 +68,16 @@ def run(args: argparse.Namespace) -> int:
             write_atomically(args.output, lambda f: np.save(f, result.logits))
         except OSError as e:
             raise VaqfError(f"cannot write {args.output}: {e.strerror or e}") from None
+    if args.json is not None:
+        report = cycle_report(args.project, result.trips)
+        try:
+            write_atomically(args.json, lambda f: f.write((json.dumps(report, indent=2) + "\n").encode()))
+        except OSError as e:
+            raise VaqfError(f"cannot write {args.json}: {e.strerror or e}") from None
+        model = report["model_cycles_per_frame"]
+        print(f"cycles per frame: {report['counted_cycles_per_frame']:,} counted"
+              + (f", {model:,} by the cost model" if model else "")
+              + f"; {report['counted_fps_fpga']:.1f} FPS (FPGA only, counted) at {report['clock_mhz']:g} MHz")
     top1 = ", ".join(map(str, result.logits.argmax(axis=1).tolist()[:16]))
     timing = f"build {result.build_seconds:.1f} s, run {result.run_seconds:.1f} s"
     if result.passed is None:

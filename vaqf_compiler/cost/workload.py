@@ -217,7 +217,7 @@ def _producer_format(value: SSAValue) -> Fmt:
     return fmt_of(out) if isinstance(out, FormatAttr) else 16
 
 
-def _engine_layer(op: accel.EngineOp) -> EngineLayer:
+def engine_layer(op: accel.EngineOp) -> EngineLayer:
     x, w, y = fmt_of(op.quant.inputs), fmt_of(op.quant.weights), fmt_of(op.out)
     lhs, res = _shape(op.lhs), _shape(op.result)
     if op.is_attention:
@@ -231,7 +231,7 @@ def _engine_layer(op: accel.EngineOp) -> EngineLayer:
     return EngineLayer("fc", tokens, lhs[-1], res[-1], 1, x, w, y, pot_rows=pot)
 
 
-def _stream_layer(op: vit.VitOp) -> StreamLayer:
+def stream_layer(op: vit.VitOp) -> StreamLayer:
     res = _shape(op.results[0])
     out = op.out
     y = fmt_of(out) if isinstance(out, FormatAttr) else 16
@@ -240,7 +240,7 @@ def _stream_layer(op: vit.VitOp) -> StreamLayer:
 
 
 # Ops that are views or whose traffic the engine layer already counts.
-_FREE = (accel.LoadOp, accel.StoreOp, accel.SplitHeadsOp, accel.MergeHeadsOp)
+STREAM_FREE = (accel.LoadOp, accel.StoreOp, accel.SplitHeadsOp, accel.MergeHeadsOp)
 
 
 def extract_workload(module: ModuleOp, name: str = "model") -> Workload:
@@ -260,14 +260,14 @@ def extract_workload(module: ModuleOp, name: str = "model") -> Workload:
                 "the module is not lowered to the accel dialect; run vaqf-pipeline first", where=describe(op)
             )
         if isinstance(op, accel.EngineOp):
-            engine[_engine_layer(op)] += 1
-        elif isinstance(op, _FREE):
+            engine[engine_layer(op)] += 1
+        elif isinstance(op, STREAM_FREE):
             continue
         elif isinstance(op, vit.VitOp):
             if op.place is not None and op.place.data == Placement.HOST:
                 host[op.name] += 1
             else:
-                stream[_stream_layer(op)] += 1
+                stream[stream_layer(op)] += 1
         else:
             raise VaqfError(f"the cost model does not know '{op.name}'", where=describe(op))
     if not seen_function or not engine:

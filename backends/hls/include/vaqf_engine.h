@@ -6,7 +6,8 @@
 // subtraction). One layer call:
 //
 //   for g in head groups                       (attention: ceil(H/NH); FC: 1)
-//     load the lhs of group g on chip          (once: every output tile reuses it)
+//     load the lhs of group g on chip          (once: every output tile reuses it; rows alternate
+//                                              between the x16 and xq read bundles)
 //     for k = 0 .. n_o                         (output tiles, one DATAFLOW step each)
 //       load weights of tile k+1   |  read port wt, one burst per tile (rows are contiguous)
 //       MACs of tile k             |  every input step x every token, pipelined II=1
@@ -63,18 +64,18 @@ struct Pot {
 // Element (0, n, col[r]) of tensor t = src[r] for r < len: a row of results scattered to their
 // columns (a mixed FC layer's rows keep their original output index). Runs of columns in one word
 // are read, modified and written once.
-template <int PORT, int CAP>
-void scatter_row(ap_uint<PORT>* mem, const Tensor& t, int n, const i64_t col[CAP], int len, const i64_t src[CAP],
-                 BurstTracker& bt) {
+template <int PORT, int CAP, int B, int S>
+void scatter_codes(ap_uint<PORT>* mem, const Tensor& t, int n, const i64_t col[CAP], int len, const i64_t src[CAP],
+                   BurstTracker& bt) {
+  const int G = PORT / B;
   int64_t cur = -1;
   ap_uint<PORT> word = 0;
-  const int g = t.per_word;
 SCATTER:
   for (int r = 0; r < len; ++r) {
 #pragma HLS pipeline
 #pragma HLS loop_tripcount min=1 max=CAP
     const int64_t e = elem_at(t, 0, n, col[r].to_int64());
-    const int64_t wi = e / g;  // one word per run of columns; mixed layers only
+    const int64_t wi = e / G;
     if (wi != cur) {
       if (cur >= 0) {
         mem[t.base + cur] = word;
@@ -83,11 +84,26 @@ SCATTER:
       word = mem[t.base + wi];
       cur = wi;
     }
-    pack_code<PORT>(word, (int)(e - wi * g), t, src[r]);
+    Fmt<B, S>::template put<PORT>(word, (int)(e - wi * G), src[r]);
   }
   if (cur >= 0) {
     mem[t.base + cur] = word;
     bt.word(t.base + cur);
+  }
+}
+
+#define VAQF_SCATTER_CASE(B, S) \
+  case VAQF_FMT_ID(B, S):       \
+    scatter_codes<PORT, CAP, B, S>(mem, t, n, col, len, src, bt); \
+    break;
+
+template <int PORT, int CAP>
+void scatter_row(ap_uint<PORT>* mem, const Tensor& t, int n, const i64_t col[CAP], int len, const i64_t src[CAP],
+                 BurstTracker& bt) {
+  switch (fmt_id(t.bits, t.sgn)) {
+    VAQF_FORMATS(VAQF_SCATTER_CASE)
+    default:
+      break;
   }
 }
 
@@ -136,26 +152,30 @@ struct Engine {
     j = c % TI;
   }
 
-  // The lhs of head group g on chip: xs[gi][i][t][j], zero beyond the contraction.
-  static void load_x(const ap_uint<PORT>* src, const LayerDesc& d, bool attn, int g, int n_i,
-                     XT xs[NH][MAX_S][MAX_T][TI], BurstTracker& bt) {
+  // The lhs of head group g on chip: xs[gi][i][t][j], zero beyond the contraction. Rows alternate between
+  // the two read bundles that address activations (x16 and xq see the same DDR): two rows per iteration.
+  static void load_x(const ap_uint<PORT>* src0, const ap_uint<PORT>* src1, const LayerDesc& d, bool attn, int g,
+                     int n_i, XT xs[NH][MAX_S][MAX_T][TI], BurstTracker& bt0, BurstTracker& bt1) {
     const int span = n_i * (attn ? TI : TN);
   LOAD_X_GROUPS:
     for (int gh = 0; gh < (attn ? NH : 1); ++gh) {
       const int h = attn ? g * NH + gh : 0;
       const int len = attn && h >= d.heads ? 0 : d.cin;
     LOAD_X_ROWS:
-      for (int t = 0; t < d.tokens; ++t) {
-#pragma HLS loop_tripcount min=1 max=MAX_T
-        XT row[ROW];
-        read_segment<PORT, ROW, XT>(src, d.x, elem_at(d.x, h, t, 0), len, row, bt);
+      for (int t0 = 0; t0 < d.tokens; t0 += 2) {
+#pragma HLS loop_tripcount min=1 max=(MAX_T + 1) / 2
+        XT row[2][ROW];
+        read_segment<PORT, ROW, XT>(src0, d.x, elem_at(d.x, h, t0, 0), len, row[0], bt0);
+        const bool pair = t0 + 1 < d.tokens;
+        read_segment<PORT, ROW, XT>(src1, d.x, elem_at(d.x, h, t0 + 1, 0), pair ? len : 0, row[1], bt1);
       LOAD_X_SCATTER:
         for (int c = 0; c < span; ++c) {
 #pragma HLS pipeline II=1
 #pragma HLS loop_tripcount min=1 max=ROW
           int gi, i, j;
           place(attn, c, gi, i, j);
-          xs[attn ? gh : gi][i][t][j] = row[c];
+          xs[attn ? gh : gi][i][t0][j] = row[0][c];
+          if (pair) xs[attn ? gh : gi][i][t0 + 1][j] = row[1][c];
         }
       }
     }
@@ -399,8 +419,8 @@ struct Engine {
   GROUPS:
     for (int g = 0; g < groups; ++g) {
 #pragma HLS loop_tripcount min=1 max=16
-      BurstTracker bx;
-      load_x(xsrc, d, attn, g, n_i, xs, bx);
+      BurstTracker bx, bx1;
+      load_x(xsrc, xsrc == xq ? x16 : xq, d, attn, g, n_i, xs, bx, bx1);
     TILES:
       for (int k = 0; k <= n_o; ++k) {
 #pragma HLS loop_tripcount min=2 max=64
@@ -410,11 +430,13 @@ struct Engine {
 #ifndef VAQF_SYNTH
         int64_t step = 0;
         if (k == 0) {
-          const int64_t xc = timing::read_cycles(bx.moved.words, bx.moved.bursts);
+          const int64_t x0 = timing::read_cycles(bx.moved.words, bx.moved.bursts);
+          const int64_t x1 = timing::read_cycles(bx1.moved.words, bx1.moved.bursts);
           const int64_t wc = timing::read_cycles(bw.moved.words, bw.moved.bursts);
-          step = xc > wc ? xc : wc;  // the lhs and the first weights come in on different ports
-          VAQF_COUNT(x_words, bx.moved.words);
-          VAQF_COUNT(bursts, bx.moved.bursts);
+          step = x0 > x1 ? x0 : x1;  // the lhs on two ports, the first weights on a third, all at once
+          step = step > wc ? step : wc;
+          VAQF_COUNT(x_words, bx.moved.words + bx1.moved.words);
+          VAQF_COUNT(bursts, bx.moved.bursts + bx1.moved.bursts);
           VAQF_COUNT(w_words, bw.moved.words);
           VAQF_COUNT(bursts, bw.moved.bursts);
           bw = BurstTracker();

@@ -9,14 +9,14 @@
 // 16-bit layers and attention get too) and their power-of-two rows on the shift-add array: pot_tm.
 // CHECK-LABEL: func.func @forward(
 // CHECK-SAME:    accel.board = "zcu102", accel.datapath_bits = 8 : i64, accel.fps = {{.*}} : f64, accel.dsp = {{[0-9]+}} : i64, accel.lut = {{[0-9]+}} : i64, accel.bram36 = {{.*}} : f64, accel.pot_tm = [[POT:[1-9][0-9]*]] : i64
-// CHECK:       accel.engine fc {{.*}}"pe.w"{{.*}} tiling #accel.tiling<tm = [[TM:[0-9]+]], tn = [[TN:[0-9]+]], nh = [[NH:[0-9]+]], g = 4, ports = 2> :
-// CHECK:       accel.engine fc {{.*}}"qkv.w"{{.*}} rows #vit.rows<pot 12 of 24, "718fa2"> {{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2, pot_tm = [[POT]]> :
-// CHECK:       accel.engine attention {{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2> :
-// CHECK:       accel.engine attention {{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2> :
-// CHECK:       accel.engine fc {{.*}}"proj.w"{{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2, pot_tm = [[POT]]> :
-// CHECK:       accel.engine fc {{.*}}"fc1.w"{{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2, pot_tm = [[POT]]> :
-// CHECK:       accel.engine fc {{.*}}"fc2.w"{{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2, pot_tm = [[POT]]> :
-// CHECK:       accel.engine fc {{.*}}"head.w"{{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 4, ports = 2> :
+// CHECK:       accel.engine fc {{.*}}"pe.w"{{.*}} tiling #accel.tiling<tm = [[TM:[0-9]+]], tn = [[TN:[0-9]+]], nh = [[NH:[0-9]+]], g = 4, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine fc {{.*}}"qkv.w"{{.*}} rows #vit.rows<pot 12 of 24, "718fa2"> {{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2, pot_tm = [[POT]]> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine attention {{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine attention {{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine fc {{.*}}"proj.w"{{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2, pot_tm = [[POT]]> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine fc {{.*}}"fc1.w"{{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2, pot_tm = [[POT]]> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine fc {{.*}}"fc2.w"{{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2, pot_tm = [[POT]]> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine fc {{.*}}"head.w"{{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 4, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
 
 // Pack-dsp is a cost-model design point only for mixed weights; a missing row split is named.
 // PACK: error: assign-tiling: pack-dsp is not supported with mixed weights
@@ -78,7 +78,7 @@ module {
 // Ratio 0 (no power-of-two row): no shift-add array, pot_tm is not printed.
 // CHECK-LABEL: func.func @all_fixed(
 // CHECK-SAME:    accel.pot_tm = 0 : i64
-// CHECK:       tiling #accel.tiling<tm = {{[0-9]+}}, tn = {{[0-9]+}}, nh = 1, g = 8, ports = 2> :
+// CHECK:       tiling #accel.tiling<tm = {{[0-9]+}}, tn = {{[0-9]+}}, nh = 1, g = 8, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
 func.func @all_fixed(%x: tensor<5x8xf32>) -> tensor<5x16xf32> {
   %a = accel.load %x stream quantized format #vit.format<int 8> : tensor<5x8xf32> -> tensor<5x8xf32>
   %b = accel.engine fc %a heads 1 weight #vit.param<"fc1.w", [16, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 0 of 16, "0000"> out #vit.format<fixed 16> : (tensor<5x8xf32>) -> tensor<5x16xf32>
@@ -91,7 +91,7 @@ func.func @all_fixed(%x: tensor<5x8xf32>) -> tensor<5x16xf32> {
 // Ratio 1 (every row power of two): the shift-add array takes them all.
 // CHECK-LABEL: func.func @all_pot(
 // CHECK-SAME:    accel.pot_tm = [[P:[1-9][0-9]*]] : i64
-// CHECK:       tiling #accel.tiling<tm = {{[0-9]+}}, tn = {{[0-9]+}}, nh = 1, g = 8, ports = 2, pot_tm = [[P]]> :
+// CHECK:       tiling #accel.tiling<tm = {{[0-9]+}}, tn = {{[0-9]+}}, nh = 1, g = 8, ports = 2, pot_tm = [[P]]> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
 func.func @all_pot(%x: tensor<5x8xf32>) -> tensor<5x16xf32> {
   %a = accel.load %x stream quantized format #vit.format<int 8> : tensor<5x8xf32> -> tensor<5x8xf32>
   %b = accel.engine fc %a heads 1 weight #vit.param<"fc1.w", [16, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 16 of 16, "ffff"> out #vit.format<fixed 16> : (tensor<5x8xf32>) -> tensor<5x16xf32>

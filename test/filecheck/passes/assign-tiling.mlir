@@ -15,19 +15,19 @@
 // The prediction lands on the function.
 // CHECK-LABEL: func.func @forward(
 // CHECK-SAME:    accel.board = "zcu102", accel.datapath_bits = 8 : i64, accel.fps = {{.*}} : f64, accel.dsp = [[DSP:[0-9]+]] : i64, accel.lut = {{[0-9]+}} : i64, accel.bram36 = {{.*}} : f64
-// CHECK:       accel.engine fc {{.*}}"pe.w"{{.*}} quant #vit.quant<w = fixed 16, x = fixed 16> out #vit.format<fixed 16> tiling #accel.tiling<tm = [[TM:[0-9]+]], tn = [[TN:[0-9]+]], nh = [[NH:[0-9]+]], g = 4, ports = 2> :
-// CHECK:       accel.engine fc {{.*}}"qkv.w"{{.*}} out #vit.format<int 8> tiling #accel.tiling<tm = [[TMQ:[0-9]+]], tn = [[TNQ:[0-9]+]], nh = [[NH]], g = 8, ports = 2> :
-// CHECK:       accel.engine attention {{.*}} transpose_b quant #vit.quant<w = int 8, x = int 8> out #vit.format<fixed 16> tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2> :
-// CHECK:       accel.engine attention {{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2> :
-// CHECK:       accel.engine fc {{.*}}"proj.w"{{.*}} tiling #accel.tiling<tm = [[TMQ]], tn = [[TNQ]], nh = [[NH]], g = 8, ports = 2> :
-// CHECK:       accel.engine fc {{.*}}"fc1.w"{{.*}} tiling #accel.tiling<tm = [[TMQ]], tn = [[TNQ]], nh = [[NH]], g = 8, ports = 2> :
-// CHECK:       accel.engine fc {{.*}}"fc2.w"{{.*}} tiling #accel.tiling<tm = [[TMQ]], tn = [[TNQ]], nh = [[NH]], g = 8, ports = 2> :
-// CHECK:       accel.engine fc {{.*}}"head.w"{{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 4, ports = 2> :
+// CHECK:       accel.engine fc {{.*}}"pe.w"{{.*}} quant #vit.quant<w = fixed 16, x = fixed 16> out #vit.format<fixed 16> tiling #accel.tiling<tm = [[TM:[0-9]+]], tn = [[TN:[0-9]+]], nh = [[NH:[0-9]+]], g = 4, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine fc {{.*}}"qkv.w"{{.*}} out #vit.format<int 8> tiling #accel.tiling<tm = [[TMQ:[0-9]+]], tn = [[TNQ:[0-9]+]], nh = [[NH]], g = 8, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine attention {{.*}} transpose_b quant #vit.quant<w = int 8, x = int 8> out #vit.format<fixed 16> tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine attention {{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 8, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine fc {{.*}}"proj.w"{{.*}} tiling #accel.tiling<tm = [[TMQ]], tn = [[TNQ]], nh = [[NH]], g = 8, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine fc {{.*}}"fc1.w"{{.*}} tiling #accel.tiling<tm = [[TMQ]], tn = [[TNQ]], nh = [[NH]], g = 8, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine fc {{.*}}"fc2.w"{{.*}} tiling #accel.tiling<tm = [[TMQ]], tn = [[TNQ]], nh = [[NH]], g = 8, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
+// CHECK:       accel.engine fc {{.*}}"head.w"{{.*}} tiling #accel.tiling<tm = [[TM]], tn = [[TN]], nh = [[NH]], g = 4, ports = 2> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
 
 // On another board and precision: 4-bit codes pack 16 per word; the board's name is recorded.
 // KV260-LABEL: func.func @forward(
 // KV260-SAME:    accel.board = "kv260", accel.datapath_bits = 4 : i64
-// KV260:       accel.engine fc {{.*}}"qkv.w"{{.*}} tiling #accel.tiling<tm = {{[0-9]+}}, tn = {{[0-9]+}}, nh = {{[0-9]+}}, g = 16, ports = 2{{(, dsp_lanes = [0-9]+)?}}> :
+// KV260:       accel.engine fc {{.*}}"qkv.w"{{.*}} tiling #accel.tiling<tm = {{[0-9]+}}, tn = {{[0-9]+}}, nh = {{[0-9]+}}, g = 16, ports = 2{{(, dsp_lanes = [0-9]+)?}}> {accel.model_cycles = {{[1-9][0-9]*}} : i64} :
 
 // Bad options and inputs: one line each.
 // BOARD: vaqf-opt: error: invalid options for pass 'assign-tiling': assign-tiling: unknown board 'nosuch'; choose one of: kv260, u250, zcu102, zcu104 (or the path of a .toml board file)
