@@ -14,6 +14,12 @@
 
 #include <stdint.h>
 
+// Fixed-length loops below are unrolled in the kernel (vaqf_engine.h defines VAQF_UNROLL as the HLS
+// pragma before including this header); the host compiles them as plain loops, without pragmas.
+#ifndef VAQF_UNROLL
+#define VAQF_UNROLL
+#endif
+
 namespace vaqf {
 
 // floor(x / 2^s + 1/2); s <= 0 shifts left (never needed by the constants we emit).
@@ -44,7 +50,9 @@ inline I to_code(I scaled, int s, int32_t lo, int32_t hi, int32_t sign) {
 template <class U>
 inline int bit_length(U v) {
   int n = 0;
+BIT_LENGTH:
   for (int i = 0; i < 64; ++i) {
+  VAQF_UNROLL
     if (v != U(0)) {
       ++n;
       v = v >> 1;
@@ -53,8 +61,9 @@ inline int bit_length(U v) {
   return n;
 }
 
-// floor(2^e / v) for 1 <= v < 2^63 and a quotient below 2^64: restoring
-// division, one quotient bit per step; the remainder stays below v.
+// floor(2^e / v) for 1 <= v < 2^63, e < 128 and a quotient below 2^64: restoring
+// division, one quotient bit per step; the remainder stays below v. A fixed number
+// of steps (those past e change nothing), so the kernel unrolls it into a pipeline.
 template <class U>
 inline U pow2_div(int e, U v) {
   U r = U(1), q = U(0);
@@ -63,25 +72,32 @@ inline U pow2_div(int e, U v) {
     r = r - v;
     q = U(1);
   }
-  for (int i = 0; i < e; ++i) {
-    r = r << 1;
-    q = q << 1;
-    if (r >= v) {
-      r = r - v;
-      q = q | U(1);
+POW2_DIV:
+  for (int i = 0; i < 128; ++i) {
+  VAQF_UNROLL
+    if (i < e) {
+      r = r << 1;
+      q = q << 1;
+      if (r >= v) {
+        r = r - v;
+        q = q | U(1);
+      }
     }
   }
   return q;
 }
 
 // floor(sqrt(u)) for u < 2^62, exact (one result bit per step).
+// 32 fixed steps from bit 62 down: while bit > u the step leaves res = 0, so the
+// steps a variable-length version skips change nothing (the kernel unrolls them).
 template <class U>
 inline U isqrt(U u) {
   U res = U(0);
   U bit = U(1);
   bit = bit << 62;
-  while (bit > u) bit = bit >> 2;
-  while (bit != U(0)) {
+ISQRT:
+  for (int i = 0; i < 32; ++i) {
+  VAQF_UNROLL
     if (u >= res + bit) {
       u = u - (res + bit);
       res = (res >> 1) + bit;

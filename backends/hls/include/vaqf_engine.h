@@ -31,6 +31,9 @@
 #include <ap_int.h>
 #include <stdint.h>
 
+#ifndef VAQF_UNROLL
+#define VAQF_UNROLL _Pragma("HLS unroll")
+#endif
 #include "vaqf_arith.h"
 #include "vaqf_cycles.h"
 #include "vaqf_pack.h"
