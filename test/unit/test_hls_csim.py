@@ -267,6 +267,20 @@ def test_emit_and_csim_from_the_command_line(lowered_file, tmp_path, capsys):
     with open(prj / "build" / "out" / "trips.csv") as f:
         trips = [{k: v if k == "name" else int(v) for k, v in row.items()} for row in csv.DictReader(f)]
     assert check_trips_against_cost_model(module, Tiling(**meta["tiling"]), trips, 8, 64) == 8
+    # the cycle report: every kernel call's counted cycles beside the cost model's, totals that add up
+    assert main(["csim", str(prj), "--json", str(tmp_path / "cycles.json")]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "cycles.json").read_text())
+    calls = report["calls"]
+    assert [c["layer"] for c in calls] == [t["name"] for t in trips] and len(calls) == meta["kernel_calls"]
+    assert all(c["counted_cycles"] > 0 and isinstance(c["model_cycles"], int) and c["model_cycles"] > 0 for c in calls)
+    assert report["counted_cycles_per_frame"] == sum(c["counted_cycles"] for c in calls)
+    assert report["model_cycles_per_frame"] == sum(c["model_cycles"] for c in calls)
+    assert report["counted_fps_fpga"] == pytest.approx(report["clock_mhz"] * 1e6 / report["counted_cycles_per_frame"])
+    assert f"cycles per frame: {report['counted_cycles_per_frame']:,} counted" in out
+    assert main(["csim", str(prj), "--json", str(tmp_path / "no" / "such" / "dir" / "c.json")]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "cannot write" in line
     # a corrupted golden file makes csim fail with exit status 1
     golden = prj / "tb" / "golden_codes.bin"
     codes = np.fromfile(golden, dtype="<i8")

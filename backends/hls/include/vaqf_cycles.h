@@ -4,9 +4,8 @@
 // (a reader, the MAC loop, a requantize-and-write loop, a row of an element-wise unit)
 // adds up what its loops do — pipelined iterations x II plus the pipeline's depth, and
 // for AXI traffic one latency per stage plus one cycle per word and per burst — and
-// the stages combine the way the code runs them: stages of a DATAFLOW region overlap
-// (a flow shop: item k enters stage s when stage s finished item k-1 and stage s-1
-// finished item k), sequential code adds.
+// the stages combine the way the code runs them: the stages of one DATAFLOW step run
+// at once (the step takes as long as its slowest stage), sequential code adds.
 //
 // The constants are vaqf's own estimates, not measurements of Vitis HLS output; they
 // come from one Python description (backends/hls/timing.py) that the cost model uses
@@ -59,6 +58,7 @@ const int64_t CALL_OVERHEAD = VAQF_CALL_OVERHEAD;
 // ceil(log2(n)): levels of an adder tree over n inputs.
 inline int64_t clog2(int64_t n) {
   int64_t l = 0;
+CLOG2:
   while ((int64_t(1) << l) < n) ++l;
   return l;
 }
@@ -70,25 +70,6 @@ inline int64_t read_cycles(int64_t words, int64_t bursts) {
 inline int64_t write_cycles(int64_t words, int64_t bursts) {
   return words == 0 ? 0 : AXI_WRITE_LATENCY + words + bursts * BURST_GAP;
 }
-
-// Items through a DATAFLOW region of up to 4 stages in order (a flow shop).
-struct FlowShop {
-  int64_t fin[4];
-  int stages;
-  explicit FlowShop(int n) : stages(n) {
-    for (int s = 0; s < 4; ++s) fin[s] = 0;
-  }
-  // Item with stage times t[0..stages); stage 0 starts no earlier than `earliest`.
-  void item(const int64_t* t, int64_t earliest) {
-    int64_t prev = earliest;
-    for (int s = 0; s < stages; ++s) {
-      const int64_t start = fin[s] > prev ? fin[s] : prev;
-      fin[s] = start + t[s];
-      prev = fin[s];
-    }
-  }
-  int64_t done() const { return fin[stages - 1]; }
-};
 
 }  // namespace timing
 

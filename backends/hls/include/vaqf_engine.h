@@ -266,11 +266,14 @@ struct Engine {
         const bool first = i == 0;
         ACC part[NH][TM];
 #pragma HLS array_partition variable=part complete dim=0
+      MAC_GROUPS:
         for (int gi = 0; gi < NH; ++gi) {
 #pragma HLS unroll
+        MAC_ROWS:
           for (int mi = 0; mi < TM; ++mi) {
 #pragma HLS unroll
             ACC s = 0;
+          MAC_LANE:
             for (int j = 0; j < TI; ++j) {
 #pragma HLS unroll
               if (fix) mac(s, xs[gi][i][t][j], ws[gi][i][mi][j]);
@@ -280,11 +283,14 @@ struct Engine {
         }
         if (PTM > 0 && pot) {
           // the PoT array: its own rows, the same inputs, summed over the NH input groups
+        POT_ROWS:
           for (int pm = 0; pm < PT; ++pm) {
 #pragma HLS unroll
             PACC s = 0;
+          POT_GROUPS:
             for (int gi = 0; gi < NH; ++gi) {
 #pragma HLS unroll
+            POT_LANE:
               for (int j = 0; j < TI; ++j) {
 #pragma HLS unroll
                 Pot<PK>::mac(s, PXT(xs[gi][i][t][j]), pws[gi][i][pm][j]);
@@ -296,17 +302,21 @@ struct Engine {
         if (!fix) {
           // a mixed layer's tile beyond its fixed-point rows: the DSP array idles
         } else if (attn) {
+        ACC_HEADS:
           for (int gi = 0; gi < NH; ++gi) {
 #pragma HLS unroll
+          ACC_HEAD_ROWS:
             for (int mi = 0; mi < TM; ++mi) {
 #pragma HLS unroll
               acc[gi][t][mi] = (first ? ACC(0) : acc[gi][t][mi]) + part[gi][mi];
             }
           }
         } else {
+        ACC_ROWS:
           for (int mi = 0; mi < TM; ++mi) {
 #pragma HLS unroll
             ACC s = first ? ACC(0) : acc[0][t][mi];
+          ACC_GROUPS:
             for (int gi = 0; gi < NH; ++gi) {
 #pragma HLS unroll
               s += part[gi][mi];
@@ -326,11 +336,13 @@ struct Engine {
                               BurstTracker& bt) {
     if (len <= 0) return;
     i64_t col[CAP];
+  ROW_TABLE:
     for (int r = 0; r < CAP; ++r) col[r] = r < len ? col_all[p0 + r] : i64_t(0);
   STORE_SCATTERED_ROWS:
     for (int t = 0; t < d.tokens; ++t) {
 #pragma HLS loop_tripcount min=1 max=MAX_T
       i64_t codes[CAP];
+    REQUANT_SCATTERED:
       for (int r = 0; r < CAP; ++r) {
 #pragma HLS pipeline II=1
         const i64_t scaled = r < len ? i64_t(i64_t(acc[t][r]) * mult[p0 + r] + off[p0 + r]) : i64_t(0);

@@ -107,6 +107,7 @@ READ_WORDS:
 #pragma HLS loop_tripcount min=1 max=CAP
     const ap_uint<PORT> word = mem[base + w_first + k];
     bt.word(base + w_first + k);
+  READ_SLOTS:
     for (int s = 0; s < G; ++s) {
 #pragma HLS unroll
       const int idx = e + s;
@@ -130,6 +131,7 @@ WRITE_WORDS:
 #pragma HLS loop_tripcount min=1 max=CAP
     const bool full = e >= 0 && e + G <= len;
     ap_uint<PORT> word = full ? ap_uint<PORT>(0) : mem[base + w_first + k];
+  WRITE_SLOTS:
     for (int s = 0; s < G; ++s) {
 #pragma HLS unroll
       const int idx = e + s;
