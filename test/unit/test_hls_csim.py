@@ -278,7 +278,7 @@ def test_emit_and_csim_from_the_command_line(lowered_file, tmp_path, capsys):
     assert report["model_cycles_per_frame"] == sum(c["model_cycles"] for c in calls)
     assert report["counted_fps_fpga"] == pytest.approx(report["clock_mhz"] * 1e6 / report["counted_cycles_per_frame"])
     assert f"cycles per frame: {report['counted_cycles_per_frame']:,} counted" in out
-    assert main(["csim", str(prj), "--json", str(tmp_path / "no" / "such" / "dir" / "c.json")]) == 1
+    assert main(["csim", str(prj), "--json", str(tmp_path / "y.npy" / "c.json")]) == 1  # a file as the folder
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "cannot write" in line
     # a corrupted golden file makes csim fail with exit status 1
