@@ -349,6 +349,7 @@ struct Engine {
         codes[r] = to_code<i64_t>(scaled, d.shift, d.y_lo, d.y_hi, d.y_sign);
       }
       scatter_row<PORT, CAP>(y, d.y, t, col, len, codes, bt);
+      bt.extra += CAP + len;  // one lane a cycle, then one code a cycle
     }
   }
 
@@ -371,18 +372,29 @@ struct Engine {
       for (int gi = 0; gi < (attn ? NH : 1); ++gi) {
         const int h = attn ? g * NH + gi : 0;
         if (h >= d.heads) continue;
-        i64_t codes[TM];
-      REQUANT:
-        for (int mi = 0; mi < TM; ++mi) {
-#pragma HLS pipeline II=1
-          const i64_t m = attn ? i64_t(d.m) : mult[o * TM + mi < MAX_COUT ? o * TM + mi : 0];
-          const i64_t b = attn ? i64_t(d.o) : off[o * TM + mi < MAX_COUT ? o * TM + mi : 0];
-          codes[mi] = to_code<i64_t>(i64_t(i64_t(acc[gi][t][mi]) * m + b), d.shift, d.y_lo, d.y_hi, d.y_sign);
-        }
-        write_segment<PORT, TM>(y, d.y, elem_at(d.y, h, t, o * TM), mlen, codes, bt);
+        // requantized in the writer's slot loop: the G codes of one output word a cycle
+        const RequantCodes rq(acc[gi][t], mult + (attn ? 0 : o * TM), off + (attn ? 0 : o * TM), attn, d);
+        write_segment_of<PORT, TM, RequantCodes>(y, d.y, elem_at(d.y, h, t, o * TM), mlen, rq, bt);
       }
     }
   }
+
+  // Code i of a tile row: round_shift(acc * M + O) clamped (attention: the layer's one M and O).
+  struct RequantCodes {
+    const ACC* acc;
+    const i64_t* mult;
+    const i64_t* off;
+    bool one;
+    const LayerDesc& d;
+    RequantCodes(const ACC* a, const i64_t* m, const i64_t* o, bool single, const LayerDesc& desc)
+        : acc(a), mult(m), off(o), one(single), d(desc) {}
+    i64_t operator()(int i) const {
+#pragma HLS inline
+      const i64_t m = one ? i64_t(d.m) : mult[i];
+      const i64_t b = one ? i64_t(d.o) : off[i];
+      return to_code<i64_t>(i64_t(i64_t(acc[i]) * m + b), d.shift, d.y_lo, d.y_hi, d.y_sign);
+    }
+  };
 
   // The per-layer constants on chip (FC): multipliers, offsets and, for a mixed layer, the row table.
   static void load_constants(const ap_uint<PORT>* src, const LayerDesc& d, i64_t mult[MAX_COUT], i64_t off[MAX_COUT],
@@ -461,7 +473,8 @@ struct Engine {
 #ifndef VAQF_SYNTH
         const int64_t lc = k + 1 < n_o ? timing::read_cycles(bw.moved.words, bw.moved.bursts) : 0;
         const int64_t cc = k < n_o ? n_i * int64_t(d.tokens) + timing::MAC_DEPTH + timing::clog2(TN) : 0;
-        const int64_t sc = k > 0 ? timing::write_cycles(by.moved.words, by.moved.bursts) + timing::REQUANT_DEPTH : 0;
+        const int64_t sc =
+            k > 0 ? timing::write_cycles(by.moved.words, by.moved.bursts) + by.extra + timing::REQUANT_DEPTH : 0;
         int64_t m = lc > cc ? lc : cc;
         m = m > sc ? m : sc;
         cycles += step + m;

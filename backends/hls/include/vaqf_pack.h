@@ -79,7 +79,8 @@ struct Moved {
 struct BurstTracker {
   int64_t next;
   Moved moved;
-  BurstTracker() : next(-1) {
+  int64_t extra;  // cycles of the stage's other loops (a mixed layer's per-row requantization and scatter)
+  BurstTracker() : next(-1), extra(0) {
     moved.words = 0;
     moved.bursts = 0;
   }
@@ -117,10 +118,21 @@ READ_WORDS:
   }
 }
 
-// Codes p0 .. p0 + len - 1 of the tensor at word `base` = src[0 .. len). Only the first and the
+// The codes of an array (a writer's source; see RequantCodes in vaqf_engine.h for one that computes them).
+struct ArrayCodes {
+  const i64_t* src;
+  explicit ArrayCodes(const i64_t* s) : src(s) {}
+  i64_t operator()(int i) const {
+#pragma HLS inline
+    return src[i];
+  }
+};
+
+// Codes p0 .. p0 + len - 1 of the tensor at word `base` = code(0 .. len). Only the first and the
 // last word can be partly covered (a view that starts or ends mid-word); those are read first.
-template <int PORT, int CAP, int B, int S>
-void write_codes(ap_uint<PORT>* mem, int64_t base, int64_t p0, int len, const i64_t src[CAP], BurstTracker& bt) {
+// G codes a cycle: `code` is evaluated in the unrolled slot loop, once per slot.
+template <int PORT, int CAP, int B, int S, class CODES>
+void write_codes(ap_uint<PORT>* mem, int64_t base, int64_t p0, int len, const CODES& code, BurstTracker& bt) {
   const int G = PORT / B;
   const int64_t w_first = p0 / G;
   const int n_words = int((p0 + len - 1) / G - w_first + 1);
@@ -135,7 +147,7 @@ WRITE_WORDS:
     for (int s = 0; s < G; ++s) {
 #pragma HLS unroll
       const int idx = e + s;
-      if (idx >= 0 && idx < len) Fmt<B, S>::template put<PORT>(word, s, src[idx]);
+      if (idx >= 0 && idx < len) Fmt<B, S>::template put<PORT>(word, s, code(idx));
     }
     mem[base + w_first + k] = word;
     bt.word(base + w_first + k);
@@ -173,18 +185,24 @@ void read_segment(const ap_uint<PORT>* mem, const Tensor& t, int64_t p0, int len
 
 #define VAQF_WRITE_CASE(B, S) \
   case VAQF_FMT_ID(B, S):     \
-    write_codes<PORT, CAP, B, S>(mem, t.base, p0, len, src, bt); \
+    write_codes<PORT, CAP, B, S, CODES>(mem, t.base, p0, len, code, bt); \
     break;
 
-// Element p0 + e of tensor t = src[e] for e < len.
-template <int PORT, int CAP>
-void write_segment(ap_uint<PORT>* mem, const Tensor& t, int64_t p0, int len, const i64_t src[CAP], BurstTracker& bt) {
+// Element p0 + e of tensor t = code(e) for e < len.
+template <int PORT, int CAP, class CODES>
+void write_segment_of(ap_uint<PORT>* mem, const Tensor& t, int64_t p0, int len, const CODES& code, BurstTracker& bt) {
   if (len <= 0) return;
   switch (fmt_id(t.bits, t.sgn)) {
     VAQF_FORMATS(VAQF_WRITE_CASE)
     default:
       break;
   }
+}
+
+// Element p0 + e of tensor t = src[e] for e < len.
+template <int PORT, int CAP>
+void write_segment(ap_uint<PORT>* mem, const Tensor& t, int64_t p0, int len, const i64_t src[CAP], BurstTracker& bt) {
+  write_segment_of<PORT, CAP, ArrayCodes>(mem, t, p0, len, ArrayCodes(src), bt);
 }
 
 #define VAQF_GET_CASE(B, S) \
