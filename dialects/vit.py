@@ -930,6 +930,34 @@ class SelectTokenOp(SelectTokenBase):
     name = "vit.select_token"
 
 
+class MeanPoolBase(VitOp):
+    """Average over the tokens (mean pooling for classification, no CLS token): [N, D] -> [D].
+
+    `%m = vit.mean_pool %x : tensor<196x192xf32> -> tensor<192xf32>`
+
+    Integer semantics (docs/quantization.md, "Mean pooling"): the exact sum of
+    the N codes of each feature, rescaled once by step_in / (N · step_out).
+    """
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue | Operation, result_type: Attribute):
+        super().__init__(operands=[input], result_types=[result_type])
+
+    def verify_(self) -> None:
+        _, d = _shape(self.input, f"{self.name} input", 2)
+        r = _shape(self.result, f"{self.name} result", 1)
+        _expect(r == (d,), f"{self.name} result must be [{d}], got {list(r)}")
+
+
+@irdl_op_definition
+class MeanPoolOp(MeanPoolBase):
+    name = "vit.mean_pool"
+
+
 VIT_OPS: tuple[type[VitOp], ...] = (
     PatchEmbedOp,
     PatchifyOp,
@@ -945,6 +973,7 @@ VIT_OPS: tuple[type[VitOp], ...] = (
     SplitHeadsOp,
     MergeHeadsOp,
     SelectTokenOp,
+    MeanPoolOp,
 )
 
 # Module-level discardable attributes: the sidecar file (relative to the .mlir) and its checksum.

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
+import re
+import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -30,32 +36,123 @@ def builtin_program(name: str, seed: int = 0) -> ExportedProgram:
     return export_module(model, (cfg.in_channels, *cfg.image_size))
 
 
-def _needs_transformers(error: Exception) -> bool:
-    text = str(error)
-    return "transformers" in text or "pytree" in text.lower() or "not registered" in text
+@contextlib.contextmanager
+def _captured_torch_log(records: list[logging.LogRecord]) -> Iterator[None]:
+    """Collect what torch logs (its deserialization tracebacks) instead of printing it."""
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root = logging.getLogger("torch")
+    loggers = [root] + [lg for name, lg in logging.Logger.manager.loggerDict.items()
+                        if name.startswith("torch.") and isinstance(lg, logging.Logger)]
+    saved = [(lg, lg.handlers[:], lg.propagate) for lg in loggers]
+    keep = Keep(logging.WARNING)
+    for lg in loggers:
+        lg.handlers = []
+        lg.propagate = lg is not root
+    root.addHandler(keep)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, handlers, propagate in saved:
+            lg.handlers = handlers
+            lg.propagate = propagate
 
 
-def load_program(path: Path) -> ExportedProgram:
+def _real_cause(error: Exception, records: list[logging.LogRecord]) -> str:
+    """The last line of the deepest error torch reported (its own message only says "see the warnings above")."""
+    texts = []
+    for r in records:
+        if r.exc_info and r.exc_info[1] is not None:
+            texts.append(f"{type(r.exc_info[1]).__name__}: {r.exc_info[1]}")
+        else:
+            texts.append(r.getMessage())
+    texts.append(str(error))
+    for text in reversed(texts):
+        lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+        useful = [ln for ln in lines if "warnings above" not in ln and not ln.startswith(("Traceback", "File "))]
+        if useful:
+            return useful[-1]
+    return type(error).__name__
+
+
+def register_pytree_classes() -> bool:
+    """Register the output classes a HuggingFace `.pt2` names (ImageClassifierOutput, ...).
+
+    `transformers` is lazy: only importing `transformers.modeling_outputs` registers
+    them with torch's pytree. Returns whether transformers is installed.
+    """
+    if importlib.util.find_spec("transformers") is None:
+        return False
+    try:
+        import transformers.modeling_outputs  # noqa: F401
+    except Exception:  # a broken install: loading reports what is missing
+        return False
+    return True
+
+
+_UNREGISTERED = re.compile(r"Deserializing ([\w.]+) in pytree is not registered")
+
+
+def _register_named_class(cause: str) -> bool:
+    """Import the transformers module that defines the output class a `.pt2` names (and registers it)."""
+    m = _UNREGISTERED.search(cause)
+    if m is None or not m.group(1).startswith("transformers."):
+        return False
+    module = m.group(1).rsplit(".", 1)[0]
+    try:
+        importlib.import_module(module)
+    except Exception:
+        return False
+    return True
+
+
+def load_program(path: Path, verbose: bool = False) -> ExportedProgram:
     """Load a `.pt2` saved with `torch.export.save`.
 
-    HuggingFace models return output classes that `transformers` registers as
-    pytree nodes on import, so it is imported first when installed.
+    HuggingFace models return output classes (`ImageClassifierOutput`, DeiT's
+    `...WithTeacherOutput`) that transformers registers as pytree nodes only
+    when their module is imported: `transformers.modeling_outputs` is imported
+    first, and the module of a class the file still names is imported on the
+    first failure. torch logs its deserialization tracebacks as warnings; they
+    are kept out of the terminal (printed with `verbose`) and the one-line
+    error names the real cause.
     """
     if not path.is_file():
         raise VaqfError(f"model file {path} not found")
-    has_transformers = importlib.util.find_spec("transformers") is not None
-    if has_transformers:
-        import transformers  # noqa: F401  (registers HF output classes with pytree)
-    try:
-        return torch.export.load(str(path))
-    except Exception as e:
-        if not has_transformers and _needs_transformers(e):
-            raise VaqfError(
-                f"{path} was exported from a HuggingFace transformers model, which needs the"
-                " `transformers` package to load; install it with `pip install 'vaqf[hf]'`"
-            ) from None
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise VaqfError(f"cannot load {path} as a torch.export program (.pt2): {first}") from None
+    if path.suffix != ".pt2":
+        raise VaqfError(f"{path}: expected a .pt2 file saved with torch.export.save")
+    has_transformers = register_pytree_classes()
+    tried: set[str] = set()
+    while True:
+        records: list[logging.LogRecord] = []
+        try:
+            with _captured_torch_log(records):
+                return torch.export.load(str(path))
+        except Exception as e:
+            cause = _real_cause(e, records)
+            if has_transformers and cause not in tried and _register_named_class(cause):
+                tried.add(cause)
+                continue
+            if verbose:
+                for r in records:
+                    print(logging.Formatter("torch: %(message)s").format(r), file=sys.stderr)
+            raise VaqfError(_load_error(path, cause, has_transformers, verbose)) from None
+
+
+def _load_error(path: Path, cause: str, has_transformers: bool, verbose: bool) -> str:
+    if "transformers." in cause or _UNREGISTERED.search(cause):
+        if not has_transformers:
+            return (f"{path} was exported from a HuggingFace transformers model, which needs the"
+                    " `transformers` package to load; install it with `pip install 'vaqf[hf]'`")
+        return (f"cannot load {path}: {cause}; export the model with return_dict=False (it then returns a"
+                " plain tuple) or give vaqf the save_pretrained directory instead")
+    hint = "" if verbose else "; --verbose prints torch's log"
+    return f"cannot load {path} as a torch.export program (.pt2): {cause}{hint}"
 
 
 # HuggingFace architectures whose forward the importer maps (DeiT/ViT image classifiers).

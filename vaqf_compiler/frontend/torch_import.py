@@ -39,6 +39,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from vaqf_compiler.dialects import vit
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.frontend.layout import Factor, LayoutError, View, leaves_of
+from vaqf_compiler.frontend.patterns import live_nodes, match_gelu_tanh
 
 
 @dataclass
@@ -110,6 +111,7 @@ class TorchImporter:
             "add": self._add,
             "cat": self._cat,
             "select": self._select,
+            "mean": self._mean,
             "unbind": self._unbind,
             "chunk": self._chunk,
             "dropout": self._dropout,
@@ -141,14 +143,27 @@ class TorchImporter:
             raise VaqfError(
                 f"the model must take exactly one tensor input (the image), it takes {len(image_nodes)}"
             )
+        self.fused = match_gelu_tanh(graph)
+        output = next((n for n in graph.nodes if n.op == "output"), None)
+        if output is None:
+            raise VaqfError("the exported graph has no output")
+        logits = self._logits_node(output)
+        live = live_nodes(logits, self.fused)  # dead code is neither imported nor judged
         for node in graph.nodes:
             if node.op == "placeholder":
                 self.env[node] = self._placeholder(node, names)
-            elif node.op == "call_function":
-                self.env[node] = self._call(node)
-            elif node.op == "output":
-                return self._finish(node, image_nodes[0])
-        raise VaqfError("the exported graph has no output")
+            elif node.op == "call_function" and node in live:
+                self.env[node] = self._fused(node) if node in self.fused else self._call(node)
+        return self._finish(logits)
+
+    def _fused(self, node: Node) -> View:
+        """A tanh-GELU written as its formula (frontend/patterns.py): one vit.gelu with `tanh`."""
+        try:
+            view = self._view(self.env[self.fused[node]])
+            value = self._materialize(view)
+        except (UnsupportedError, LayoutError) as e:
+            raise VaqfError(f"unsupported tanh-GELU (shape {_shape_of(node)}){_source_of(node)}: {e}") from None
+        return self._same_layout(view, value, vit.GeluOp(value, tanh=True))
 
     def _placeholder_names(self) -> dict[str, tuple[str, torch.Tensor]]:
         """Graph input name -> (parameter name, value) for parameters, buffers and constants."""
@@ -245,19 +260,25 @@ class TorchImporter:
             name = first.name
         return Const(result, name)
 
-    def _finish(self, node: Node, image_node: Node) -> ImportedModel:
+    def _logits_node(self, node: Node) -> Node:
+        """The one tensor the model returns (the field `logits` of a structured output with several)."""
         outputs = torch.utils._pytree.tree_leaves(node.args)
         tensors = [o for o in outputs if isinstance(o, Node)]
+        if len(tensors) > 1:
+            tensors = self._logits_output(outputs)
         if len(tensors) != 1:
             raise VaqfError(f"the model must return one tensor (the logits), it returns {len(tensors)}")
-        result = self.env[tensors[0]]
+        return tensors[0]
+
+    def _finish(self, logits: Node) -> ImportedModel:
+        result = self.env[logits]
         if not isinstance(result, View):
             raise VaqfError("the model's output does not depend on its input image")
         value = self._materialize(result)
         computed = [op.name for op in self.block.ops]
         if not computed:
             raise VaqfError("the model computes nothing from its image (it returns the input as it is); not a ViT")
-        if "vit.patch_embed" not in computed:
+        if "vit.patch_embed" not in computed and "vit.patchify" not in computed:
             raise VaqfError(
                 "not a ViT: the model has no patch embedding (a conv2d whose kernel equals its stride applied to"
                 f" the image); it computes {', '.join(sorted(set(computed)))}"
@@ -265,6 +286,16 @@ class TorchImporter:
         self.builder.insert(func.ReturnOp(value))
         fn = func.FuncOp("forward", ([self.image_type], [value.type]), Region(self.block))
         return ImportedModel(ModuleOp([fn]), self.params)
+
+    def _logits_output(self, outputs: list[Any]) -> list[Any]:
+        """The field named `logits` of a structured output (HF's DeiT-with-teacher returns three tensors)."""
+        spec = self.program.call_spec.out_spec
+        names = getattr(spec, "context", None)
+        if spec is None or not isinstance(names, list) or len(names) != len(outputs) or "logits" not in names:
+            return [o for o in outputs if isinstance(o, Node)]
+        if getattr(spec, "num_leaves", len(outputs)) != len(outputs):
+            return [o for o in outputs if isinstance(o, Node)]
+        return [outputs[names.index("logits")]]
 
     # ----- helpers ---------------------------------------------------------
 
@@ -359,6 +390,57 @@ class TorchImporter:
             raise UnsupportedError("expected token features [N, D] along the last axis")
         return view, value
 
+    def _feature_rows(self, v: Any) -> tuple[View, SSAValue, np.ndarray | None]:
+        """`_rows` for an op that can take its features in any order (linear, layer_norm).
+
+        Returns (view, value, perm) where, when the view's last axis orders the
+        value's features differently (a patch flattened as (p1, p2, c)), column
+        j of the view is column perm[j] of the value; the op permutes its
+        parameters instead of the data. A view of the image cut into patches
+        by reshape/permute becomes `vit.patchify` first.
+        """
+        view = self._view(v)
+        try:
+            view, value = self._rows(view)
+            return view, value, None
+        except (UnsupportedError, LayoutError):
+            if view.value is getattr(self, "image_arg", None):
+                view = self._patchify(view)
+            dims = self._dims(view.value)
+            rows = [f for f in leaves_of(view.axes[:-1]) if f.size > 1]
+            last = [f for f in leaves_of(view.axes[-1:]) if f.size > 1]
+            if view.fixed or len(dims) != 2 or rows != dims[0] or sorted(map(id, last)) != sorted(map(id, dims[1])):
+                raise
+        cols = dims[1]
+        order = np.arange(math.prod(f.size for f in cols)).reshape([f.size for f in cols])
+        perm = order.transpose([cols.index(f) for f in last]).reshape(-1)
+        return view, view.value, None if np.array_equal(perm, order.reshape(-1)) else perm
+
+    def _patchify(self, view: View) -> View:
+        """The image cut into non-overlapping patches by reshape/permute (einops' `b c (h p1) (w p2) -> b (h w) (...)`)."""
+        c, h, w = self.canon[self.image_arg]
+        hl, wl = h.leaves(), w.leaves()
+        rows = [f for f in leaves_of(view.axes[:-1]) if f.size > 1]
+        feats = [f for f in leaves_of(view.axes[-1:]) if f.size > 1]
+        if c.parts or len(hl) != 2 or len(wl) != 2 or view.fixed or rows != [hl[0], wl[0]] or sorted(
+            map(id, feats)) != sorted(id(f) for f in (c, hl[1], wl[1]) if f.size > 1):
+            raise UnsupportedError(
+                f"the image is rearranged to {view.shape}, not into non-overlapping patches [(h w), (p1 p2 c)]"
+                " in some order of p1, p2, c (or a conv2d patch embedding)"
+            )
+        ph, pw = hl[1].size, wl[1].size
+        n = hl[0].size * wl[0].size
+        op = vit.PatchifyOp(self.image_arg, [ph, pw], vit.tensor(n, c.size * ph * pw))
+        return View(self._emit(op, [hl[0], wl[0], c, hl[1], wl[1]]), view.axes)
+
+    @staticmethod
+    def _permuted(c: Any, perm: np.ndarray | None, axis: int) -> Any:
+        """A parameter whose entries along `axis` follow the value's feature order instead of the view's."""
+        if perm is None or not isinstance(c, Const):
+            return c
+        index = torch.from_numpy(np.argsort(perm))
+        return Const(c.value.index_select(axis, index), c.name)
+
     def _heads(self, v: Any, transposed: bool = False) -> tuple[View, SSAValue]:
         """An activation used per head: [H, N, d] (with the last two axes swapped if `transposed`)."""
         view = self._view(v)
@@ -410,8 +492,8 @@ class TorchImporter:
         return View(result, view.axes[:-3] + [[fd], [fh], [fw]])
 
     def _linear(self, node: Node, a: dict[str, Any]) -> View:
-        view, value = self._rows(a["input"])
-        w = self._param(a["weight"], "weight", node.name)
+        view, value, perm = self._feature_rows(a["input"])
+        w = self._param(self._permuted(a["weight"], perm, 1), "weight", node.name)
         if len(w.shape) != 2:
             raise UnsupportedError(f"linear weight must be 2-D, got {list(w.shape)}")
         b = self._param(a["bias"], "bias", node.name) if a.get("bias") is not None else None
@@ -422,12 +504,12 @@ class TorchImporter:
         return View(self._emit(op, rows + [out]), view.axes[:-1] + [[out]])
 
     def _layer_norm(self, node: Node, a: dict[str, Any]) -> View:
-        view, value = self._rows(a["input"])
+        view, value, perm = self._feature_rows(a["input"])
         shape = list(a["normalized_shape"])
         if len(shape) != 1 or shape[0] != view.shape[-1]:
             raise UnsupportedError(f"layer_norm must normalise the last axis only, got normalized_shape={shape}")
-        w = self._param(a["weight"], "weight", node.name) if a.get("weight") is not None else None
-        b = self._param(a["bias"], "bias", node.name) if a.get("bias") is not None else None
+        w = self._param(self._permuted(a["weight"], perm, 0), "weight", node.name) if a.get("weight") is not None else None
+        b = self._param(self._permuted(a["bias"], perm, 0), "bias", node.name) if a.get("bias") is not None else None
         return self._same_layout(view, value, vit.LayerNormOp(value, w, b, float(a["eps"]), value.type))
 
     def _gelu(self, node: Node, a: dict[str, Any]) -> View:
@@ -574,6 +656,28 @@ class TorchImporter:
             result = self._emit(vit.SelectTokenOp(value, index, vit.tensor(d)), list(dims[1]))
             return View(result, view.axes[:dim] + view.axes[dim + 1 :])
         return view.select(dim, index)
+
+    def _mean(self, node: Node, a: dict[str, Any]) -> View:
+        """Mean pooling: the average over the token axis of [N, D] tokens (`x.mean(dim=1)`)."""
+        view = self._view(a["input"])
+        dims = a.get("dim")
+        if a.get("dtype") not in (None, torch.float32):
+            raise UnsupportedError(f"mean in {a['dtype']}")
+        if dims is None or (isinstance(dims, (list, tuple)) and len(dims) != 1):
+            raise UnsupportedError(f"mean over dims {dims}: vaqf averages over the token axis only (mean pooling)")
+        dim = dims[0] if isinstance(dims, (list, tuple)) else dims
+        dim = dim + len(view.axes) if dim < 0 else dim
+        if not 0 <= dim < len(view.axes) - 1:
+            raise UnsupportedError(f"mean over dim {dims}: vaqf averages over the token axis only (mean pooling)")
+        _, value = self._rows(view)
+        tokens = self._dims(value)
+        axis = [f for f in leaves_of(view.axes[dim : dim + 1]) if f.size > 1]
+        if len(tokens) != 2 or axis != tokens[0]:
+            raise UnsupportedError("mean over an axis that is not the tokens of [N, D]: vaqf supports mean pooling")
+        d = value.type.get_shape()[1]  # type: ignore[union-attr]
+        result = self._emit(vit.MeanPoolOp(value, vit.tensor(d)), list(tokens[1]))
+        axes = view.axes[:dim] + ([[]] if a.get("keepdim") else []) + view.axes[dim + 1 :]
+        return View(result, axes)
 
     def _unbind(self, node: Node, a: dict[str, Any]) -> list[View]:
         view = self._view(a["input"])
