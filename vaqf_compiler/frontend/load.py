@@ -155,8 +155,11 @@ def _load_error(path: Path, cause: str, has_transformers: bool, verbose: bool) -
     return f"cannot load {path} as a torch.export program (.pt2): {cause}{hint}"
 
 
-# HuggingFace architectures whose forward the importer maps (DeiT/ViT image classifiers).
-HF_ARCHITECTURES = ("DeiTForImageClassification", "ViTForImageClassification")
+# HuggingFace architectures whose forward the importer maps (DeiT/ViT image classifiers); other
+# `*ForImageClassification` classes are traced too, and what vaqf cannot map is named by the importer.
+HF_ARCHITECTURES = ("DeiTForImageClassification", "DeiTForImageClassificationWithTeacher",
+                    "ViTForImageClassification")
+_HF_DEFAULT = {"deit": "DeiTForImageClassification", "vit": "ViTForImageClassification"}
 
 
 def is_hf_directory(path: Path) -> bool:
@@ -164,8 +167,23 @@ def is_hf_directory(path: Path) -> bool:
     return path.is_dir() and (path / "config.json").is_file()
 
 
+def _hf_class(path: Path, config: dict) -> str:
+    """The transformers class to load `path` with: a known architecture, or any image classifier it names."""
+    model_type = config.get("model_type")
+    archs = [a for a in config.get("architectures") or [] if isinstance(a, str)]
+    arch = next((a for a in archs if a in HF_ARCHITECTURES), None)
+    arch = arch or next((a for a in archs if "ForImageClassification" in a), None)
+    if arch is None and not archs:
+        arch = _HF_DEFAULT.get(str(model_type))
+    if arch is None:
+        found = ", ".join(archs) or f"model_type {model_type!r} without `architectures`"
+        raise VaqfError(f"{path}: {found} is not an image classifier; vaqf compiles {', '.join(HF_ARCHITECTURES)}"
+                        " (and traces other *ForImageClassification models)")
+    return arch
+
+
 def hf_program(path: Path) -> ExportedProgram:
-    """Trace a HuggingFace DeiT/ViT classifier saved with `save_pretrained` (local files only, no network)."""
+    """Trace a HuggingFace image classifier saved with `save_pretrained` (local files only, no network)."""
     import json
 
     if not is_hf_directory(path):
@@ -175,49 +193,65 @@ def hf_program(path: Path) -> ExportedProgram:
         config = json.loads((path / "config.json").read_text())
     except (OSError, ValueError) as e:
         raise VaqfError(f"cannot read {path / 'config.json'}: {e}") from None
-    model_type = config.get("model_type")
-    archs = config.get("architectures") or []
-    arch = next((a for a in archs if a in HF_ARCHITECTURES), None)
-    if model_type not in ("deit", "vit") or (archs and arch is None):
-        found = ", ".join(archs) or f"model_type {model_type!r}"
-        raise VaqfError(f"{path}: {found} is not supported; vaqf compiles {' and '.join(HF_ARCHITECTURES)} "
-                        "(config model_type 'deit' or 'vit')")
+    if not isinstance(config, dict):
+        raise VaqfError(f"{path / 'config.json'}: expected a JSON object")
+    arch = _hf_class(path, config)
     if importlib.util.find_spec("transformers") is None:
         raise VaqfError(f"{path} is a HuggingFace model directory; loading it needs the `transformers` package: "
                         "pip install 'vaqf[hf]'")
     import transformers
 
-    cls = getattr(transformers, arch or ("DeiTForImageClassification" if model_type == "deit"
-                                         else "ViTForImageClassification"))
+    cls = getattr(transformers, arch, None)
+    if cls is None:
+        raise VaqfError(f"{path}: transformers {transformers.__version__} has no class {arch}")
     try:
         model = cls.from_pretrained(str(path), local_files_only=True)
     except Exception as e:  # missing weight file, bad safetensors, ...
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise VaqfError(f"cannot load {path} with transformers.{cls.__name__}: {first}") from None
     cfg = model.config
-    size = cfg.image_size if isinstance(cfg.image_size, int) else cfg.image_size[0]
-    return export_module(model, (cfg.num_channels, size, size))
+    size = cfg.image_size
+    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[-1]))
+    return export_module(model, (cfg.num_channels, h, w))
+
+
+# What a MODEL argument may be (every subcommand that takes a model reads it with cli/model_arg.py).
+MODEL_KINDS = ("a built-in name (" + ", ".join(BUILTIN_CONFIGS) + "), a .pt2 file (torch.export.save), a"
+               " HuggingFace model directory (save_pretrained), a `vaqf train` checkpoint (.pt) or vit IR"
+               " (.mlir from `vaqf import`)")
+
+
+def model_kind(spec: str) -> str:
+    """'builtin', 'pt2', 'hf', 'checkpoint' or 'mlir': a cheap check of a MODEL argument before any slow work."""
+    if spec in BUILTIN_CONFIGS:
+        return "builtin"
+    path = Path(spec)
+    if path.is_dir():
+        if not is_hf_directory(path):
+            raise VaqfError(f"{spec} is not a HuggingFace model directory (no config.json); save one with "
+                            "model.save_pretrained(DIR)")
+        return "hf"
+    kind = {".pt2": "pt2", ".pt": "checkpoint", ".mlir": "mlir"}.get(path.suffix)
+    if not path.exists():
+        raise VaqfError(f"model {spec!r} not found: give {MODEL_KINDS}")
+    if kind is None:
+        raise VaqfError(f"{spec}: not a model vaqf reads; give {MODEL_KINDS}")
+    return kind
 
 
 def check_model_spec(spec: str) -> None:
-    """A cheap check that `spec` names a built-in model or an existing path (before any slow work)."""
-    if spec not in BUILTIN_CONFIGS and not Path(spec).exists():
-        raise VaqfError(f"model {spec!r} not found: give a built-in name ({', '.join(BUILTIN_CONFIGS)}), a .pt2 "
-                        "file, a `vaqf train` checkpoint (.pt) or a HuggingFace model directory")
-    if Path(spec).is_dir() and not is_hf_directory(Path(spec)):
-        raise VaqfError(f"{spec} is not a HuggingFace model directory (no config.json); save one with "
-                        "model.save_pretrained(DIR)")
+    """`model_kind` for callers that only need the check."""
+    model_kind(spec)
 
 
-def model_program(spec: str, seed: int = 0) -> ExportedProgram:
+def model_program(spec: str, seed: int = 0, verbose: bool = False) -> ExportedProgram:
     """A built-in name, a `.pt2` file or a HuggingFace model directory, as an ExportedProgram."""
-    if spec in BUILTIN_CONFIGS:
+    kind = model_kind(spec)
+    if kind == "builtin":
         return builtin_program(spec, seed)
-    path = Path(spec)
-    if path.is_dir():
-        return hf_program(path)
-    check_model_spec(spec)
-    if path.suffix == ".pt2":
-        return load_program(path)
-    raise VaqfError(f"{spec}: not a model vaqf reads; give a .pt2 file (torch.export.save), a `vaqf train` "
-                    "checkpoint (.pt) or a HuggingFace model directory (save_pretrained)")
+    if kind == "hf":
+        return hf_program(Path(spec))
+    if kind == "pt2":
+        return load_program(Path(spec), verbose)
+    raise VaqfError(f"{spec}: a {'checkpoint' if kind == 'checkpoint' else 'vit IR file'} is not a traced"
+                    " program; read it with cli/model_arg.resolve_model")
