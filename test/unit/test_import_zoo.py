@@ -27,6 +27,7 @@ from vaqf_compiler.frontend import load
 from vaqf_compiler.frontend.load import export_module, load_program
 from vaqf_compiler.frontend.torch_import import import_program
 from vaqf_compiler.interp import run_function
+from vaqf_compiler.ir import parse_ir
 from vaqf_compiler.models.deit import randomize_parameters
 from vit_zoo import MhaDefaultViT, NewGelu, PatchLinearViT, TanhGeluViT
 
@@ -182,6 +183,11 @@ def test_multihead_attention_default_need_weights(tmp_path, capsys):
     x = image((3, 32, 32), 10)
     got = import_and_run(save_pt2(model, (3, 32, 32), tmp_path / "mha.pt2"), x, tmp_path, capsys)
     assert np.abs(got - logits_of(model, x)).max() < ATOL
+    # It scales q before Q·Kᵀ; the import scales the product, as for every other attention, so Q and K
+    # are both read as codes once quantized.
+    module = parse_ir((tmp_path / "m.mlir").read_text())
+    scales = [op for op in module.walk() if op.name == "vit.scale"]
+    assert len(scales) == 2 and all(op.input.owner.name == "vit.matmul" for op in scales)
 
 
 def test_unused_unsupported_op_is_not_judged():

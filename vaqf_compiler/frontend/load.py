@@ -141,17 +141,17 @@ def load_program(path: Path, verbose: bool = False) -> ExportedProgram:
             if verbose:
                 for r in records:
                     print(logging.Formatter("torch: %(message)s").format(r), file=sys.stderr)
-            raise VaqfError(_load_error(path, cause, has_transformers, verbose)) from None
+            raise VaqfError(_load_error(path, cause, has_transformers, verbose or not records)) from None
 
 
-def _load_error(path: Path, cause: str, has_transformers: bool, verbose: bool) -> str:
+def _load_error(path: Path, cause: str, has_transformers: bool, quiet_hint: bool) -> str:
     if "transformers." in cause or _UNREGISTERED.search(cause):
         if not has_transformers:
             return (f"{path} was exported from a HuggingFace transformers model, which needs the"
                     " `transformers` package to load; install it with `pip install 'vaqf[hf]'`")
         return (f"cannot load {path}: {cause}; export the model with return_dict=False (it then returns a"
                 " plain tuple) or give vaqf the save_pretrained directory instead")
-    hint = "" if verbose else "; --verbose prints torch's log"
+    hint = "" if quiet_hint else "; --verbose prints torch's log"
     return f"cannot load {path} as a torch.export program (.pt2): {cause}{hint}"
 
 

@@ -60,6 +60,10 @@ class UnsupportedError(Exception):
     """Raised inside a handler; the importer adds the node, shape and source line."""
 
 
+# View ops between a scale and the matmul that reads it (`_unscaled`).
+_VIEW_KINDS = {"view", "reshape", "_unsafe_view", "transpose", "permute", "expand", "clone", "contiguous",
+               "unsqueeze", "squeeze", "flatten", "unflatten"}
+
 # Ops that return their (first) input unchanged at inference.
 _IDENTITY_OPS = {"clone", "contiguous", "alias", "detach", "lift_fresh_copy", "_assert_tensor_metadata"}
 
@@ -583,11 +587,37 @@ class TorchImporter:
         except (UnsupportedError, LayoutError):
             rview, rhs, transposed = (*self._heads(other, transposed=True), True)
             cols = rview.axes[-2]
+        lhs, f_lhs = self._unscaled(lhs, node.args[0])
+        rhs, f_rhs = self._unscaled(rhs, node.args[1])
         h, n, _ = lhs.type.get_shape()  # type: ignore[union-attr]
         m = Factor(math.prod(f.size for f in cols))
         op = vit.MatmulOp(lhs, rhs, transposed, vit.tensor(h, n, m.size))
         rows = [f for d in self._dims(lhs)[:-1] for f in d]
-        return View(self._emit(op, rows + [m]), lview.axes[:-1] + [[m]])
+        result = self._emit(op, rows + [m])
+        if f_lhs * f_rhs != 1.0:
+            result = self._emit(vit.ScaleOp(result, f_lhs * f_rhs), rows + [m])
+        return View(result, lview.axes[:-1] + [[m]])
+
+    def _unscaled(self, value: SSAValue, arg: Any) -> tuple[SSAValue, float]:
+        """A matmul operand scaled just before (`q * d**-0.5`, as nn.MultiheadAttention with
+        need_weights=True computes): (the unscaled operand, the factor) so the scale follows the
+        product, where it does in every other attention; the two agree exactly in real arithmetic.
+        Only when the scaled value has no other reader."""
+        owner = value.owner
+        if not isinstance(owner, vit.ScaleOp) or value.uses or not isinstance(arg, Node):
+            return value, 1.0
+        node = arg
+        while len(node.users) == 1:
+            packet = getattr(node.target, "_overloadpacket", None)
+            kind = packet.__name__ if packet is not None else ""
+            if kind in ("mul", "div"):
+                self.block.erase_op(owner)
+                self.materialized = {k: v for k, v in self.materialized.items() if v is not value}
+                return owner.input, owner.factor.value.data
+            if kind not in _VIEW_KINDS or not isinstance(node.args[0], Node):
+                break
+            node = node.args[0]
+        return value, 1.0
 
     def _sdpa(self, node: Node, a: dict[str, Any]) -> View:
         if a.get("dropout_p", 0.0):
