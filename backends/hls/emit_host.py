@@ -225,8 +225,8 @@ def _(op: accel.MeanPoolOp, e: Emitter) -> None:
     rows, dim = op.input.type.get_shape()  # type: ignore[attr-defined]
     lo, hi, sign = e.out_range(op)
     s = e.p.constants[op].scalars
-    e.w.line(f"host::mean_pool(mem, {e.t(op.input)}, {e.t(op.result)}, {rows}, {dim}, {s['m']}LL, {s['o']}LL, "
-             f"{s['shift']}, {lo}, {hi}, {sign});")
+    e.w.line(f"host::mean_pool(mem, {e.t(op.input)}, {e.t(op.result)}, {op.first_token}, {rows}, {dim}, "
+             f"{s['m']}LL, {s['o']}LL, {s['shift']}, {lo}, {hi}, {sign});")
 
 
 @emit_op.register

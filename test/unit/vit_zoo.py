@@ -132,3 +132,52 @@ class TanhGeluViT(MhaDefaultViT):
         super().__init__(**kw)
         for b in self.blocks:
             b["mlp"][1] = NewGelu(cube)
+
+
+class _TimmBlock(nn.Module):
+    """timm's Block: fused qkv reshaped (B, N, 3, H, d) and unbound, SDPA, LayerScale (ls1/ls2)."""
+
+    def __init__(self, dim: int, heads: int, init_values: float | None):
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim, eps=1e-6), nn.LayerNorm(dim, eps=1e-6)
+        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+        self.ls1 = nn.Parameter(torch.full((dim,), init_values)) if init_values else None
+        self.ls2 = nn.Parameter(torch.full((dim,), init_values)) if init_values else None
+
+    def attn(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        x = nn.functional.scaled_dot_product_attention(q, k, v)
+        return self.proj(x.transpose(1, 2).reshape(b, n, c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.attn(self.norm1(x))
+        x = x + (self.ls1 * a if self.ls1 is not None else a)
+        m = self.fc2(nn.functional.gelu(self.fc1(self.norm2(x))))
+        return x + (self.ls2 * m if self.ls2 is not None else m)
+
+
+class TimmStyleViT(nn.Module):
+    """timm's VisionTransformer: conv PatchEmbed, CLS token, LayerScale, global_pool='avg'
+    (`x[:, num_prefix_tokens:].mean(dim=1)`) with fc_norm, or 'token'."""
+
+    def __init__(self, dim: int = 32, depth: int = 2, heads: int = 2, classes: int = 5, pool: str = "avg",
+                 init_values: float | None = 0.1):
+        super().__init__()
+        self.pool = pool
+        self.patch_embed = nn.Conv2d(3, dim, 8, 8)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 17, dim))
+        self.blocks = nn.Sequential(*[_TimmBlock(dim, heads, init_values) for _ in range(depth)])
+        self.norm = nn.Identity() if pool == "avg" else nn.LayerNorm(dim, eps=1e-6)
+        self.fc_norm = nn.LayerNorm(dim, eps=1e-6) if pool == "avg" else nn.Identity()
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        x = self.norm(self.blocks(x))
+        x = x[:, 1:].mean(dim=1) if self.pool == "avg" else x[:, 0]
+        return self.head(self.fc_norm(x))

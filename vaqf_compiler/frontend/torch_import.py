@@ -51,6 +51,15 @@ class Const:
 
 
 @dataclass
+class TokenWindow:
+    """Tokens [start:] of a token matrix (`x[:, 1:]`, skipping CLS/register tokens): only mean pooling reads it."""
+
+    view: View
+    dim: int
+    start: int
+
+
+@dataclass
 class ImportedModel:
     module: ModuleOp
     params: dict[str, np.ndarray]
@@ -215,7 +224,7 @@ class TorchImporter:
         if node.target is operator.getitem:
             return args[0][args[1]]
         inputs = [v for v in torch.utils._pytree.tree_leaves((node.args, node.kwargs)) if isinstance(v, Node)]
-        if not any(isinstance(self.env[n], (View, list)) for n in inputs):
+        if not any(isinstance(self.env[n], (View, TokenWindow, list)) for n in inputs):
             return self._fold(node)
         packet = getattr(node.target, "_overloadpacket", None)
         key = packet.__name__ if packet is not None else str(node.target)
@@ -288,6 +297,8 @@ class TorchImporter:
                 f" the image); it computes {', '.join(sorted(set(computed)))}"
             )
         self.builder.insert(func.ReturnOp(value))
+        used = {p.key for op in self.block.ops if isinstance(op, vit.VitOp) for p in op.params()}
+        self.params = {k: v for k, v in self.params.items() if k in used}  # folded-away originals go
         fn = func.FuncOp("forward", ([self.image_type], [value.type]), Region(self.block))
         return ImportedModel(ModuleOp([fn]), self.params)
 
@@ -323,6 +334,9 @@ class TorchImporter:
         return vit.ParamAttr(name, array.shape if array.ndim else (1,))
 
     def _view(self, v: Any) -> View:
+        if isinstance(v, TokenWindow):
+            raise UnsupportedError(f"the tokens [{v.start}:] of an activation are read by something other than a"
+                                   " mean over them (vaqf supports dropping leading tokens only for mean pooling)")
         if not isinstance(v, View):
             raise UnsupportedError("expected an activation")
         return v
@@ -549,7 +563,33 @@ class TorchImporter:
         x, y = a["input"], a["other"]
         if isinstance(x, View) and isinstance(y, View):
             raise UnsupportedError("element-wise product of two activations")
-        return self._scale(x, self._scalar(y)) if isinstance(x, View) else self._scale(y, self._scalar(x))
+        view, const = (x, y) if isinstance(x, View) else (y, x)
+        if isinstance(const, Const) and const.value.numel() > 1:
+            return self._layer_scale(node, view, const)
+        return self._scale(view, self._scalar(const))
+
+    def _layer_scale(self, node: Node, view: View, gamma: Const) -> View:
+        """A per-feature factor right after a linear (LayerScale in BEiT, DINOv2, CaiT): folded into
+        the linear's rows, y = (γ·W) x + γ·b."""
+        d = view.shape[-1] if view.shape else 0
+        if list(gamma.value.shape) not in ([d], [1, d], [1, 1, d]):
+            raise UnsupportedError(f"multiplication by a constant of shape {list(gamma.value.shape)}: vaqf takes a"
+                                   f" scalar, or a per-feature vector [{d}] (layer scale) right after a linear")
+        view, value = self._rows(view)
+        owner = value.owner
+        users = [n for n in node.args if isinstance(n, Node) and not isinstance(self.env.get(n), Const)]
+        if not isinstance(owner, vit.LinearOp) or value.uses or any(len(n.users) != 1 for n in users):
+            raise UnsupportedError("a per-feature factor (layer scale) is folded into the linear before it;"
+                                   " here it does not follow a linear whose output nothing else reads")
+        g = gamma.value.reshape(-1).to(torch.float64)
+        w = torch.from_numpy(self.params[owner.weight.key]).to(torch.float64)
+        scaled_w = Const((w * g.reshape(-1, *[1] * (w.dim() - 1))).to(torch.float32), f"{owner.weight.key}*{gamma.name or node.name}")
+        owner.properties["weight"] = self._param(scaled_w, "weight", node.name)
+        if owner.bias is not None:
+            b = torch.from_numpy(self.params[owner.bias.key]).to(torch.float64)
+            scaled_b = Const((b * g).to(torch.float32), f"{owner.bias.key}*{gamma.name or node.name}")
+            owner.properties["bias"] = self._param(scaled_b, "bias", node.name)
+        return view
 
     def _div(self, node: Node, a: dict[str, Any]) -> View:
         if a.get("rounding_mode") is not None or isinstance(a["other"], View):
@@ -689,7 +729,8 @@ class TorchImporter:
 
     def _mean(self, node: Node, a: dict[str, Any]) -> View:
         """Mean pooling: the average over the token axis of [N, D] tokens (`x.mean(dim=1)`)."""
-        view = self._view(a["input"])
+        window = a["input"] if isinstance(a["input"], TokenWindow) else None
+        view = window.view if window is not None else self._view(a["input"])
         dims = a.get("dim")
         if a.get("dtype") not in (None, torch.float32):
             raise UnsupportedError(f"mean in {a['dtype']}")
@@ -704,8 +745,11 @@ class TorchImporter:
         axis = [f for f in leaves_of(view.axes[dim : dim + 1]) if f.size > 1]
         if len(tokens) != 2 or axis != tokens[0]:
             raise UnsupportedError("mean over an axis that is not the tokens of [N, D]: vaqf supports mean pooling")
+        if window is not None and window.dim != dim:
+            raise UnsupportedError(f"mean over dim {dim} of tokens sliced along dim {window.dim}")
         d = value.type.get_shape()[1]  # type: ignore[union-attr]
-        result = self._emit(vit.MeanPoolOp(value, vit.tensor(d)), list(tokens[1]))
+        first = window.start if window is not None else 0
+        result = self._emit(vit.MeanPoolOp(value, vit.tensor(d), first), list(tokens[1]))
         axes = view.axes[:dim] + ([[]] if a.get("keepdim") else []) + view.axes[dim + 1 :]
         return View(result, axes)
 
@@ -745,6 +789,9 @@ class TorchImporter:
         start, end, step = a.get("start") or 0, a.get("end"), a.get("step", 1)
         if start == 0 and step == 1 and (end is None or end >= size):
             return view
+        dim = dim + len(view.axes) if dim < 0 else dim
+        if step == 1 and 0 < start < size and (end is None or end >= size) and dim < len(view.axes) - 1:
+            return TokenWindow(view, dim, start)  # `x[:, k:]`: the mean over it is mean pooling from token k
         raise UnsupportedError(f"slicing an activation [{start}:{end}:{step}] along dim {dim}")
 
     def _to(self, node: Node, a: dict[str, Any]) -> View:

@@ -194,7 +194,7 @@ def select_token(op: vit.SelectTokenOp, args: Sequence[np.ndarray], ctx: Context
 @handles(FLOAT_OPS, vit.MeanPoolOp)
 def mean_pool(op: vit.MeanPoolOp, args: Sequence[np.ndarray], ctx: Context) -> np.ndarray:
     (x,) = args
-    return x.mean(axis=0)
+    return x[op.first_token :].mean(axis=0)
 
 
 # ----- the accel dialect: the same meaning on the accelerator's terms -----

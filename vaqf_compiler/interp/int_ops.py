@@ -150,10 +150,10 @@ def gelu(op: vit.GeluBase, args: Sequence[np.ndarray], ctx: Context) -> np.ndarr
 
 @handles(INT_OPS, vit.MeanPoolOp, accel.MeanPoolOp)
 def mean_pool(op: vit.MeanPoolBase, args: Sequence[np.ndarray], ctx: Context) -> np.ndarray:
-    """The exact sum of each feature's N codes, rescaled once by step_in / (N step_out)."""
+    """The exact sum of each feature's codes from token `first` on, rescaled once by step_in / (count step_out)."""
     (x,) = args
     requant = ctx.cached(("mean", id(op)), lambda: ic.mean_pool_constants(op))
-    return _finish(op, x.sum(axis=0), requant)
+    return _finish(op, x[op.first_token :].sum(axis=0), requant)
 
 
 # ----- data movement: codes unchanged -----------------------------------------
