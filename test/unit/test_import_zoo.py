@@ -15,13 +15,28 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from transformers import DeiTConfig, DeiTForImageClassificationWithTeacher, ViTConfig, ViTForImageClassification
+from transformers import (
+    BeitConfig,
+    BeitForImageClassification,
+    DeiTConfig,
+    DeiTForImageClassificationWithTeacher,
+    Dinov2Config,
+    Dinov2ForImageClassification,
+    ViTConfig,
+    ViTForImageClassification,
+)
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Region
 
 from test_hls_csim import needs_gxx
 from test_import_cmd import one_line_error
 from vaqf_compiler.cli.main import main
 from vaqf_compiler.cli.model_arg import resolve_model
 from vaqf_compiler.cost.workload import extract_workload
+from vaqf_compiler.dialects import vit
+from vaqf_compiler.dialects.vit import FormatAttr
+from vaqf_compiler.interp import int_ops
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.frontend import load
 from vaqf_compiler.frontend.load import export_module, load_program
@@ -29,7 +44,7 @@ from vaqf_compiler.frontend.torch_import import import_program
 from vaqf_compiler.interp import run_function
 from vaqf_compiler.ir import parse_ir
 from vaqf_compiler.models.deit import randomize_parameters
-from vit_zoo import MhaDefaultViT, NewGelu, PatchLinearViT, TanhGeluViT
+from vit_zoo import MhaDefaultViT, NewGelu, PatchLinearViT, TanhGeluViT, TimmStyleViT
 
 ATOL = 1e-4
 
@@ -289,6 +304,107 @@ def test_mean_pool_is_a_host_op_in_the_workload():
     assert host.get("accel.mean_pool") == 1 and host.get("accel.patchify") == 1
 
 
+# ----- LayerScale, mean pooling after the CLS token, cls+mean heads: timm, BEiT, DINOv2 -----------
+
+SMALL_HF = dict(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, num_labels=5)
+
+
+def small_beit() -> BeitForImageClassification:
+    """BEiT's defaults: LayerScale (lambda_1/2), no absolute position embedding, mean pooling of tokens 1:."""
+    return randomize_parameters(BeitForImageClassification(BeitConfig(**SMALL_HF, intermediate_size=64)).eval(), 13)
+
+
+def small_dinov2() -> Dinov2ForImageClassification:
+    """DINOv2: LayerScale, and a head over cat(CLS token, mean of the patch tokens)."""
+    return randomize_parameters(Dinov2ForImageClassification(Dinov2Config(**SMALL_HF, mlp_ratio=2)).eval(), 14)
+
+
+@pytest.mark.parametrize("pool", ["avg", "token"])
+def test_timm_style_layer_scale_and_pooling(pool, tmp_path, capsys):
+    model = randomize_parameters(TimmStyleViT(pool=pool).eval(), 15)
+    x = image((3, 32, 32), 13)
+    got = import_and_run(save_pt2(model, (3, 32, 32), tmp_path / "t.pt2"), x, tmp_path, capsys)
+    assert np.abs(got - logits_of(model, x)).max() < ATOL
+    text = (tmp_path / "m.mlir").read_text()
+    assert ("vit.mean_pool" in text and " from 1 " in text) == (pool == "avg")
+    # LayerScale is folded into the projections before it: no per-feature multiply is left, and the
+    # sidecar keeps only the folded weights.
+    assert "blocks.0.proj.weight*blocks.0.ls1" in text and "blocks.1.fc2.bias*blocks.1.ls2" in text
+    assert text.count("vit.scale") == 2  # the attention scales only
+    assert "blocks.0.ls1" not in np.load(tmp_path / "m.npz").files
+
+
+def test_hf_beit_default_config(tmp_path, capsys):
+    model = small_beit()
+    x = image((3, 32, 32), 14)
+    got = import_and_run(save_pt2(model, (3, 32, 32), tmp_path / "b.pt2"), x, tmp_path, capsys)
+    assert np.abs(got - logits_of(model, x)).max() < ATOL
+
+
+def test_hf_dinov2_cls_and_mean_head(tmp_path, capsys):
+    model = small_dinov2()
+    x = image((3, 32, 32), 15)
+    got = import_and_run(save_pt2(model, (3, 32, 32), tmp_path / "d.pt2"), x, tmp_path, capsys)
+    assert np.abs(got - logits_of(model, x)).max() < ATOL
+    names = [op.name for op in parse_ir((tmp_path / "m.mlir").read_text()).walk()]
+    assert names[-4:] == ["vit.linear", "vit.linear", "vit.add", "func.return"]
+
+
+class _ScaledResidual(TimmStyleViT):
+    """A per-feature factor on the residual stream (after an add, not a linear)."""
+
+    def forward(self, x):
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        x = self.blocks(x) * self.blocks[0].ls1
+        return self.head(self.fc_norm(x[:, 1:].mean(dim=1)))
+
+
+class _SlicedTokens(TimmStyleViT):
+    def forward(self, x):
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        return self.head(self.blocks(x)[:, 1:]).mean(dim=1)
+
+
+class _ConcatNorm(TimmStyleViT):
+    def forward(self, x):
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        x = self.blocks(x)
+        both = torch.cat([x[:, 0], x[:, 1:].mean(dim=1)], dim=-1)
+        return nn.functional.layer_norm(both, (64,))
+
+
+@pytest.mark.parametrize("model,message", [
+    (_ScaledResidual, r"'aten\.mul\.Tensor'.*does not follow a linear whose output nothing else reads"),
+    (_SlicedTokens, r"tokens \[1:\] of an activation are read by something other than a mean"),
+    (_ConcatNorm, r"'aten\.layer_norm\.default'.*concatenation of feature vectors is read by something other than a linear"),
+])
+def test_what_the_new_forms_still_refuse(model, message):
+    with pytest.raises(VaqfError, match=message):
+        import_program(export_module(model().eval(), (3, 32, 32)))
+
+
+@pytest.mark.parametrize("first,want", [(0, [3, 4]), (1, [4, 6])])
+def test_mean_pool_integer_semantics(first, want):
+    """Codes [[1, 2], [3, 4], [5, 7]], unit steps: exact sums 9, 13 (8, 11 from token 1), one half-up rounding."""
+    block = Block(arg_types=[vit.tensor(3, 2)])
+    src = vit.ScaleOp(block.args[0], 1.0)
+    src.properties["out"] = FormatAttr("fixed", 16, 1.0)
+    op = vit.MeanPoolOp(src.result, vit.tensor(2), first)
+    op.properties["out"] = FormatAttr("fixed", 16, 1.0)
+    block.add_ops([src, op, func.ReturnOp(op.result)])
+    ModuleOp([func.FuncOp("forward", ([vit.tensor(3, 2)], [vit.tensor(2)]), Region(block))]).verify()
+
+    class Ctx:
+        def cached(self, key, compute):
+            return compute()
+
+    x = np.array([[1, 2], [3, 4], [5, 7]], dtype=np.int64)
+    assert int_ops.mean_pool(op, [x], Ctx()).tolist() == want
+
+
 # ----- vaqf compile --csim: bit-identical C simulation -----------------------------------------
 
 
@@ -311,7 +427,7 @@ def test_csim_reshape_patchify_mean_pool(tmp_path, capsys):
 
 @needs_gxx
 @pytest.mark.slow
-@pytest.mark.parametrize("which", ["hf-vit", "hf-deit-teacher", "mha", "tanh-gelu"])
+@pytest.mark.parametrize("which", ["hf-vit", "hf-deit-teacher", "mha", "tanh-gelu", "timm-avg", "hf-beit", "hf-dinov2"])
 def test_csim_of_each_family(which, tmp_path, capsys):
     if which == "hf-vit":
         spec = save_pt2(small_vit(hidden_act="gelu_new"), (3, 32, 32), tmp_path / "m.pt2")
@@ -319,6 +435,10 @@ def test_csim_of_each_family(which, tmp_path, capsys):
         spec = save_pt2(small_deit_teacher(), (3, 32, 32), tmp_path / "m.pt2")
     elif which == "mha":
         spec = save_pt2(randomize_parameters(MhaDefaultViT().eval(), 11), (3, 32, 32), tmp_path / "m.pt2")
-    else:
+    elif which == "tanh-gelu":
         spec = save_pt2(randomize_parameters(TanhGeluViT(cube=True).eval(), 12), (3, 32, 32), tmp_path / "m.pt2")
+    elif which == "timm-avg":
+        spec = save_pt2(randomize_parameters(TimmStyleViT().eval(), 16), (3, 32, 32), tmp_path / "m.pt2")
+    else:
+        spec = save_pt2(small_beit() if which == "hf-beit" else small_dinov2(), (3, 32, 32), tmp_path / "m.pt2")
     compile_csim(spec, tmp_path, capsys)

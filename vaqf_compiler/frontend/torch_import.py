@@ -60,6 +60,14 @@ class TokenWindow:
 
 
 @dataclass
+class FeatureConcat:
+    """Feature vectors joined end to end (DINOv2's `cat([cls, patch_tokens.mean(1)], dim=1)`): only a linear
+    reads it, as one linear per part summed."""
+
+    parts: list[View]
+
+
+@dataclass
 class ImportedModel:
     module: ModuleOp
     params: dict[str, np.ndarray]
@@ -224,7 +232,7 @@ class TorchImporter:
         if node.target is operator.getitem:
             return args[0][args[1]]
         inputs = [v for v in torch.utils._pytree.tree_leaves((node.args, node.kwargs)) if isinstance(v, Node)]
-        if not any(isinstance(self.env[n], (View, TokenWindow, list)) for n in inputs):
+        if not any(isinstance(self.env[n], (View, TokenWindow, FeatureConcat, list)) for n in inputs):
             return self._fold(node)
         packet = getattr(node.target, "_overloadpacket", None)
         key = packet.__name__ if packet is not None else str(node.target)
@@ -337,6 +345,9 @@ class TorchImporter:
         if isinstance(v, TokenWindow):
             raise UnsupportedError(f"the tokens [{v.start}:] of an activation are read by something other than a"
                                    " mean over them (vaqf supports dropping leading tokens only for mean pooling)")
+        if isinstance(v, FeatureConcat):
+            raise UnsupportedError("a concatenation of feature vectors is read by something other than a linear"
+                                   " (vaqf splits the linear that reads it)")
         if not isinstance(v, View):
             raise UnsupportedError("expected an activation")
         return v
@@ -510,6 +521,8 @@ class TorchImporter:
         return View(result, view.axes[:-3] + [[fd], [fh], [fw]])
 
     def _linear(self, node: Node, a: dict[str, Any]) -> View:
+        if isinstance(a["input"], FeatureConcat):
+            return self._split_linear(node, a, a["input"].parts)
         view, value, perm = self._feature_rows(a["input"])
         w = self._param(self._permuted(a["weight"], perm, 1), "weight", node.name)
         if len(w.shape) != 2:
@@ -520,6 +533,27 @@ class TorchImporter:
         op = vit.LinearOp(value, w, b, vit.tensor(*shape[:-1], w.shape[0]))
         rows = [f for d in self._dims(value)[:-1] for f in d]
         return View(self._emit(op, rows + [out]), view.axes[:-1] + [[out]])
+
+    def _split_linear(self, node: Node, a: dict[str, Any], parts: list[View]) -> View:
+        """W·cat(x_1, …, x_k) + b as Σ_i W[:, cols_i]·x_i + b: one vit.linear per part, then vit.add."""
+        w = a["weight"]
+        if not isinstance(w, Const) or w.value.dim() != 2 or w.value.shape[1] != sum(p.shape[-1] for p in parts):
+            raise UnsupportedError("a linear over concatenated features needs a 2-D weight over all of them")
+        out = Factor(w.value.shape[0])
+        total, start, first_view = None, 0, None
+        for i, part in enumerate(parts):
+            view, value = self._rows(part)
+            if len(self._dims(value)) != 1:
+                raise UnsupportedError("only feature vectors [D] (one token each) can be concatenated")
+            first_view = first_view or view
+            width = part.shape[-1]
+            cols = Const(w.value[:, start : start + width].contiguous(), f"{w.name or node.name}.cols{start}_{start + width}")
+            b = self._param(a["bias"], "bias", node.name) if i == 0 and a.get("bias") is not None else None
+            y = self._emit(vit.LinearOp(value, self._param(cols, "weight", node.name), b, vit.tensor(out.size)), [out])
+            total = y if total is None else self._emit(vit.AddOp(total, y), [out])
+            start += width
+        assert total is not None and first_view is not None
+        return View(total, first_view.axes[:-1] + [[out]])
 
     def _layer_norm(self, node: Node, a: dict[str, Any]) -> View:
         view, value, perm = self._feature_rows(a["input"])
@@ -687,9 +721,13 @@ class TorchImporter:
         out = self._emit(vit.MatmulOp(probs, v, False, vit.tensor(h, n, dv)), rows + [e])
         return View(out, qview.axes[:-1] + [[e]])
 
-    def _cat(self, node: Node, a: dict[str, Any]) -> View:
+    def _cat(self, node: Node, a: dict[str, Any]) -> View | FeatureConcat:
         parts = list(a["tensors"])
         acts = [i for i, p in enumerate(parts) if isinstance(p, View)]
+        dim = a.get("dim", 0)
+        if len(acts) == len(parts) > 1 and all(dim in (-1, len(p.shape) - 1) and math.prod(p.shape[:-1]) == 1
+                                              for p in parts):
+            return FeatureConcat(parts)  # feature vectors end to end: read by a linear (`_split_linear`)
         if len(acts) != 1 or acts[0] != len(parts) - 1:
             raise UnsupportedError("cat must prepend learned tokens (parameters) to the patch tokens")
         view, value = self._rows(parts[-1])

@@ -680,3 +680,11 @@ func.func @mean_pool_rank(%x: tensor<2x17x48xf32>) -> tensor<48xf32> {
   %m = vit.mean_pool %x : tensor<2x17x48xf32> -> tensor<48xf32>
   func.return %m : tensor<48xf32>
 }
+
+// -----
+
+func.func @mean_pool_first(%x: tensor<17x48xf32>) -> tensor<48xf32> {
+  // expected-error @+1 {{vit.mean_pool: first token 17 is out of range for 17 tokens}}
+  %m = vit.mean_pool %x from 17 : tensor<17x48xf32> -> tensor<48xf32>
+  func.return %m : tensor<48xf32>
+}
