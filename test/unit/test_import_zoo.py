@@ -442,3 +442,35 @@ def test_csim_of_each_family(which, tmp_path, capsys):
     else:
         spec = save_pt2(small_beit() if which == "hf-beit" else small_dinov2(), (3, 32, 32), tmp_path / "m.pt2")
     compile_csim(spec, tmp_path, capsys)
+
+
+class _Mlp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3 * 32 * 32, 10)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+class _TokenMixing(nn.Module):
+    """MLP-Mixer's token mixing: a linear over the token axis."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch, self.tok, self.head = nn.Conv2d(3, 8, 8, 8), nn.Linear(16, 16), nn.Linear(8, 5)
+
+    def forward(self, x):
+        t = self.patch(x).flatten(2).transpose(1, 2)
+        t = t + self.tok(t.transpose(1, 2)).transpose(1, 2)
+        return self.head(t[:, 0])
+
+
+@pytest.mark.parametrize("model,message", [
+    (_Mlp, r"in module 'fc': it reads the flattened image \(an MLP\); a ViT cuts the image into patches first"),
+    (_TokenMixing, r"in module 'tok': it runs over the token axis .*MLP-Mixer's token mixing"),
+])
+def test_errors_name_the_real_cause(model, message):
+    with pytest.raises(VaqfError, match=message) as info:
+        import_program(export_module(model().eval(), (3, 32, 32)))
+    assert "head split/merge" not in str(info.value)

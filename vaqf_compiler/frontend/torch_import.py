@@ -439,11 +439,22 @@ class TorchImporter:
             rows = [f for f in leaves_of(view.axes[:-1]) if f.size > 1]
             last = [f for f in leaves_of(view.axes[-1:]) if f.size > 1]
             if view.fixed or len(dims) != 2 or rows != dims[0] or sorted(map(id, last)) != sorted(map(id, dims[1])):
-                raise
+                raise UnsupportedError(self._feature_cause(view, dims, last)) from None
         cols = dims[1]
         order = np.arange(math.prod(f.size for f in cols)).reshape([f.size for f in cols])
         perm = order.transpose([cols.index(f) for f in last]).reshape(-1)
         return view, view.value, None if np.array_equal(perm, order.reshape(-1)) else perm
+
+    @staticmethod
+    def _feature_cause(view: View, dims: list[list[Factor]], last: list[Factor]) -> str:
+        """Why a linear/layer norm cannot read `view`: the real cause, in the model's terms."""
+        if len(dims) == 2 and last and set(map(id, last)) <= set(map(id, dims[0])):
+            return (f"it runs over the token axis (input {view.shape}: tokens moved to the last axis, as in"
+                    " MLP-Mixer's token mixing); vaqf's FC layers and layer norms run over each token's features")
+        if len(dims) == 3 and len(view.axes) == 4:
+            return "it reads per-head data [heads, tokens, head_dim] before the heads are merged back into tokens"
+        return (f"its input {view.shape} arranges the data in a way vaqf does not map (the features must lie"
+                " along the last axis of [tokens, features], possibly after a head merge)")
 
     def _patchify(self, view: View) -> View:
         """The image cut into non-overlapping patches by reshape/permute (einops' `b c (h p1) (w p2) -> b (h w) (...)`)."""
@@ -451,6 +462,10 @@ class TorchImporter:
         hl, wl = h.leaves(), w.leaves()
         rows = [f for f in leaves_of(view.axes[:-1]) if f.size > 1]
         feats = [f for f in leaves_of(view.axes[-1:]) if f.size > 1]
+        if not c.parts and not h.parts and not w.parts and not view.fixed:
+            what = "the flattened image (an MLP)" if len(rows) == 0 else f"the image {view.shape} as it is"
+            raise UnsupportedError(f"it reads {what}; a ViT cuts the image into patches first (a conv2d whose"
+                                   " kernel equals its stride, or reshape/permute into [(h w), (p1 p2 c)])")
         if c.parts or len(hl) != 2 or len(wl) != 2 or view.fixed or rows != [hl[0], wl[0]] or sorted(
             map(id, feats)) != sorted(id(f) for f in (c, hl[1], wl[1]) if f.size > 1):
             raise UnsupportedError(
