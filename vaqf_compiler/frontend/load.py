@@ -177,7 +177,8 @@ def _hf_class(path: Path, config: dict) -> str:
         arch = _HF_DEFAULT.get(str(model_type))
     if arch is None:
         found = ", ".join(archs) or f"model_type {model_type!r} without `architectures`"
-        raise VaqfError(f"{path}: {found} is not an image classifier; vaqf compiles {', '.join(HF_ARCHITECTURES)}"
+        raise VaqfError(f"{path}: {found} is not supported (not an image classifier); vaqf compiles"
+                        f" {', '.join(HF_ARCHITECTURES)}"
                         " (and traces other *ForImageClassification models)")
     return arch
 

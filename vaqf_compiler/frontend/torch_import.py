@@ -457,7 +457,8 @@ class TorchImporter:
                 " along the last axis of [tokens, features], possibly after a head merge)")
 
     def _patchify(self, view: View) -> View:
-        """The image cut into non-overlapping patches by reshape/permute (einops' `b c (h p1) (w p2) -> b (h w) (...)`)."""
+        """The image cut into non-overlapping patches by reshape/permute (einops'
+        `b c (h p1) (w p2) -> b (h w) (p1 p2 c)`, any order of the last group)."""
         c, h, w = self.canon[self.image_arg]
         hl, wl = h.leaves(), w.leaves()
         rows = [f for f in leaves_of(view.axes[:-1]) if f.size > 1]
@@ -562,7 +563,8 @@ class TorchImporter:
                 raise UnsupportedError("only feature vectors [D] (one token each) can be concatenated")
             first_view = first_view or view
             width = part.shape[-1]
-            cols = Const(w.value[:, start : start + width].contiguous(), f"{w.name or node.name}.cols{start}_{start + width}")
+            name = f"{w.name or node.name}.cols{start}_{start + width}"
+            cols = Const(w.value[:, start : start + width].contiguous(), name)
             b = self._param(a["bias"], "bias", node.name) if i == 0 and a.get("bias") is not None else None
             y = self._emit(vit.LinearOp(value, self._param(cols, "weight", node.name), b, vit.tensor(out.size)), [out])
             total = y if total is None else self._emit(vit.AddOp(total, y), [out])
@@ -575,8 +577,8 @@ class TorchImporter:
         shape = list(a["normalized_shape"])
         if len(shape) != 1 or shape[0] != view.shape[-1]:
             raise UnsupportedError(f"layer_norm must normalise the last axis only, got normalized_shape={shape}")
-        w = self._param(self._permuted(a["weight"], perm, 0), "weight", node.name) if a.get("weight") is not None else None
-        b = self._param(self._permuted(a["bias"], perm, 0), "bias", node.name) if a.get("bias") is not None else None
+        w, b = (self._param(self._permuted(a[k], perm, 0), k, node.name) if a.get(k) is not None else None
+                for k in ("weight", "bias"))
         return self._same_layout(view, value, vit.LayerNormOp(value, w, b, float(a["eps"]), value.type))
 
     def _gelu(self, node: Node, a: dict[str, Any]) -> View:
@@ -632,11 +634,12 @@ class TorchImporter:
                                    " here it does not follow a linear whose output nothing else reads")
         g = gamma.value.reshape(-1).to(torch.float64)
         w = torch.from_numpy(self.params[owner.weight.key]).to(torch.float64)
-        scaled_w = Const((w * g.reshape(-1, *[1] * (w.dim() - 1))).to(torch.float32), f"{owner.weight.key}*{gamma.name or node.name}")
+        tag = gamma.name or node.name
+        scaled_w = Const((w * g.reshape(-1, *[1] * (w.dim() - 1))).to(torch.float32), f"{owner.weight.key}*{tag}")
         owner.properties["weight"] = self._param(scaled_w, "weight", node.name)
         if owner.bias is not None:
             b = torch.from_numpy(self.params[owner.bias.key]).to(torch.float64)
-            scaled_b = Const((b * g).to(torch.float32), f"{owner.bias.key}*{gamma.name or node.name}")
+            scaled_b = Const((b * g).to(torch.float32), f"{owner.bias.key}*{tag}")
             owner.properties["bias"] = self._param(scaled_b, "bias", node.name)
         return view
 
