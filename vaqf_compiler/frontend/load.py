@@ -234,6 +234,8 @@ def model_kind(spec: str) -> str:
         return "hf"
     kind = {".pt2": "pt2", ".pt": "checkpoint", ".mlir": "mlir"}.get(path.suffix)
     if not path.exists():
+        if kind == "checkpoint":
+            raise VaqfError(f"checkpoint {spec} not found")
         raise VaqfError(f"model {spec!r} not found: give {MODEL_KINDS}")
     if kind is None:
         raise VaqfError(f"{spec}: not a model vaqf reads; give {MODEL_KINDS}")
