@@ -338,6 +338,13 @@ class SelectTokenOp(vit.SelectTokenBase):
 
 
 @irdl_op_definition
+class MeanPoolOp(vit.MeanPoolBase):
+    """On the host (vaqf_host.h `mean_pool`): the sum of each feature's codes, rescaled once."""
+
+    name = "accel.mean_pool"
+
+
+@irdl_op_definition
 class SplitHeadsOp(vit.SplitHeadsBase):
     """A view: the engine reads heads of the buffer by address, nothing moves."""
 
@@ -362,6 +369,7 @@ MIRRORED: dict[type[IRDLOperation], type[IRDLOperation]] = {
     ClsConcatOp: vit.ClsConcatOp,
     PosEmbedAddOp: vit.PosEmbedAddOp,
     SelectTokenOp: vit.SelectTokenOp,
+    MeanPoolOp: vit.MeanPoolOp,
     SplitHeadsOp: vit.SplitHeadsOp,
     MergeHeadsOp: vit.MergeHeadsOp,
 }

@@ -930,6 +930,44 @@ class SelectTokenOp(SelectTokenBase):
     name = "vit.select_token"
 
 
+class MeanPoolBase(VitOp):
+    """Average over the tokens (mean pooling for classification): [N, D] -> [D], from token `first`
+    (default 0; `from 1` skips a CLS token, as BEiT's and timm's `x[:, 1:].mean(1)`).
+
+    `%m = vit.mean_pool %x : tensor<196x192xf32> -> tensor<192xf32>`
+    `%m = vit.mean_pool %x from 1 : tensor<197x192xf32> -> tensor<192xf32>`
+
+    Integer semantics (docs/quantization.md, "Mean pooling"): the exact sum of
+    the N − first codes of each feature, rescaled once by step_in / ((N − first) · step_out).
+    """
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    first = opt_prop_def(IntegerAttr[I64])
+    traits = traits_def(Pure())
+    assembly_format = "$input (`from` $first^)? " + ANNOTATIONS + " attr-dict `:` type($input) `->` type($result)"
+
+    def __init__(self, input: SSAValue | Operation, result_type: Attribute, first: int = 0):
+        props = _props(first=IntegerAttr(first, i64) if first else None)
+        super().__init__(operands=[input], result_types=[result_type], properties=props)
+
+    @property
+    def first_token(self) -> int:
+        return self.first.value.data if self.first is not None else 0
+
+    def verify_(self) -> None:
+        n, d = _shape(self.input, f"{self.name} input", 2)
+        r = _shape(self.result, f"{self.name} result", 1)
+        _expect(r == (d,), f"{self.name} result must be [{d}], got {list(r)}")
+        k = self.first_token
+        _expect(0 <= k < n, f"{self.name}: first token {k} is out of range for {n} tokens")
+
+
+@irdl_op_definition
+class MeanPoolOp(MeanPoolBase):
+    name = "vit.mean_pool"
+
+
 VIT_OPS: tuple[type[VitOp], ...] = (
     PatchEmbedOp,
     PatchifyOp,
@@ -945,6 +983,7 @@ VIT_OPS: tuple[type[VitOp], ...] = (
     SplitHeadsOp,
     MergeHeadsOp,
     SelectTokenOp,
+    MeanPoolOp,
 )
 
 # Module-level discardable attributes: the sidecar file (relative to the .mlir) and its checksum.

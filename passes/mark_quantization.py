@@ -1,7 +1,7 @@
 """`mark-quantization{wbits=1 abits=8 scheme=vaqf}`: decide what is quantized and how every tensor is stored.
 
 The paper's rules (Sections IV-B and V-B1):
-- inside the encoder (between the token embedding and the CLS select), every
+- inside the encoder (between the token embedding and the CLS select or mean pool), every
   `vit.linear` has binary weights and k-bit inputs, and both attention products
   (`vit.matmul`) take k-bit operands;
 - the patch embedding, the classification head, layer norm and the residual
@@ -91,7 +91,7 @@ def encoder_ops(graph: nx.DiGraph, fn: func.FuncOp, pass_name: str) -> set[Opera
             f"{pass_name}: this is not a ViT: no token embedding (vit.cls_concat or vit.pos_embed_add) found",
             where=describe(fn),
         )
-    ends = [op for op in ops if isinstance(op, vit.SelectTokenOp)]
+    ends = [op for op in ops if isinstance(op, vit.SelectTokenOp | vit.MeanPoolOp)]
     return encoder_region(graph, starts, ends)
 
 

@@ -33,7 +33,7 @@ ON_ACCEL = (
     vit.SplitHeadsOp,
     vit.MergeHeadsOp,
 )
-ON_HOST = (vit.PatchifyOp, vit.ClsConcatOp, vit.PosEmbedAddOp, vit.SelectTokenOp)
+ON_HOST = (vit.PatchifyOp, vit.ClsConcatOp, vit.PosEmbedAddOp, vit.SelectTokenOp, vit.MeanPoolOp)
 
 
 @dataclass(frozen=True)

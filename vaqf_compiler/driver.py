@@ -107,6 +107,7 @@ class Request:
     scheme: str = "vaqf"  # vaqf: binary weights; mixed: fixed-point + power-of-two rows (ours)
     wbits: int | None = None  # mixed only (default dse.mixed.DEFAULT_WBITS)
     pot_ratio: float | None = None  # mixed only; None: searched
+    verbose: bool = False  # show torch's log when a .pt2 does not load
 
 
 @dataclass
@@ -151,33 +152,11 @@ class Compiled:
 
 
 def _import(req: Request) -> tuple[Any, str, int | None]:
-    """(ImportedModel, a note, the checkpoint's fixed precision or None)."""
-    from vaqf_compiler.frontend.load import model_program
-    from vaqf_compiler.frontend.torch_import import import_program
+    """(the model as vit IR, a note, the checkpoint's fixed precision or None): cli/model_arg.resolve_model."""
+    from vaqf_compiler.cli.model_arg import resolve_model
 
-    path = Path(req.model)
-    if req.model not in BUILTIN_CONFIGS and path.suffix == ".pt" and path.is_file():
-        from vaqf_compiler.cli.import_cmd import import_checkpoint
-        from vaqf_compiler.quant.checkpoint import load_checkpoint
-
-        imported, note = import_checkpoint(path, req.calibration)
-        return imported, note, load_checkpoint(path).get("abits")
-    _quiet_transformers()
-    imported = import_program(model_program(req.model, req.seed))
-    return imported, "", None
-
-
-def _quiet_transformers() -> None:
-    """transformers draws its own tqdm bars on load; ours is enough."""
-    import importlib.util
-
-    if importlib.util.find_spec("transformers") is not None:
-        try:
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()
-        except Exception:  # an older/newer transformers without it: harmless
-            pass
+    model = resolve_model(req.model, seed=req.seed, calibration=req.calibration, verbose=req.verbose)
+    return model, model.note, model.fixed_abits
 
 
 def _model_name(spec: str) -> str:

@@ -211,6 +211,18 @@ def rescale_constants(op: Operation, inputs: Sequence[SSAValue], factor: float =
     ]
 
 
+def mean_pool_constants(op: vit.MeanPoolBase) -> fx.Requant:
+    """Mean pooling of [N, D] codes from token `first` on (n = N - first of them):
+    y = to_codes(Σ_n x[n, d] · M + O, shift), M/2**shift ≈ step_in / (n step_out).
+
+    The sum is exact (|Σ| <= n · max code); one rounding, as every rescale.
+    """
+    n = op.input.type.get_shape()[0] - op.first_token  # type: ignore[attr-defined]
+    fmt = format_of(op.input)
+    ratio = step_of(fmt, op) / (n * step_of(out_format(op), op))
+    return fx.requant_constants(ratio, float(n * max_code(fmt)))
+
+
 def pos_embed(op: vit.PosEmbedAddBase, params: ParamSource) -> np.ndarray:
     """The position embedding, shaped like the op's input (the offset of its rescale)."""
     shape = tuple(op.input.type.get_shape())  # type: ignore[attr-defined]

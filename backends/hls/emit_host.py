@@ -220,6 +220,16 @@ def _(op: accel.GeluOp, e: Emitter) -> None:
 
 
 @emit_op.register
+def _(op: accel.MeanPoolOp, e: Emitter) -> None:
+    _unsupported_place(op, e)
+    rows, dim = op.input.type.get_shape()  # type: ignore[attr-defined]
+    lo, hi, sign = e.out_range(op)
+    s = e.p.constants[op].scalars
+    e.w.line(f"host::mean_pool(mem, {e.t(op.input)}, {e.t(op.result)}, {op.first_token}, {rows}, {dim}, "
+             f"{s['m']}LL, {s['o']}LL, {s['shift']}, {lo}, {hi}, {sign});")
+
+
+@emit_op.register
 def _(op: accel.PatchifyOp, e: Emitter) -> None:
     _unsupported_place(op, e)
     c, h, w = op.input.type.get_shape()  # type: ignore[attr-defined]

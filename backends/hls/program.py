@@ -42,7 +42,7 @@ VIEW_OPS = (accel.LoadOp, accel.StoreOp, accel.SplitHeadsOp, accel.MergeHeadsOp,
 # Ops the backend knows.
 SUPPORTED = (
     *VIEW_OPS, accel.EngineOp, accel.LayerNormOp, accel.AddOp, accel.ScaleOp, accel.SoftmaxOp, accel.GeluOp,
-    accel.PatchifyOp, accel.ClsConcatOp, accel.PosEmbedAddOp,
+    accel.PatchifyOp, accel.ClsConcatOp, accel.PosEmbedAddOp, accel.MeanPoolOp,
 )
 # Element-wise ops the kernel runs when the partition placed them on the FPGA.
 KERNEL_ELEMENTWISE = (accel.LayerNormOp, accel.AddOp, accel.ScaleOp, accel.GeluOp, accel.SoftmaxOp)

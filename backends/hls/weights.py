@@ -162,6 +162,11 @@ def _(op: accel.ScaleOp, params: ic.ParamSource) -> OpConstants:
 
 
 @op_constants.register
+def _(op: accel.MeanPoolOp, params: ic.ParamSource) -> OpConstants:
+    return OpConstants(scalars=_rescale_scalars([ic.mean_pool_constants(op)]))
+
+
+@op_constants.register
 def _(op: accel.PosEmbedAddOp, params: ic.ParamSource) -> OpConstants:
     rqs = ic.rescale_constants(op, [op.input], offset=ic.pos_embed(op, params))
     offsets = np.asarray(rqs[0].offset, dtype=np.int64).reshape(1, -1)

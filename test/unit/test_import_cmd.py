@@ -66,7 +66,7 @@ def test_import_unsupported_op_is_one_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["import", "missing.pt2", "-o", "x.mlir"], "model file missing.pt2 not found"),
+        (["import", "missing.pt2", "-o", "x.mlir"], "model 'missing.pt2' not found: give a built-in name"),
         (["import", "--builtin", "deit-tiny", "-o", "x.txt"], "the output must be a .mlir file"),
     ],
 )

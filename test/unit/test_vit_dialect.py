@@ -52,6 +52,7 @@ def build_every_op() -> tuple[ModuleOp, list[vit.VitOp]]:
     g = add(vit.GeluOp(g, tanh=True))
     r = add(vit.AddOp(g, x))
     c = add(vit.SelectTokenOp(r, 0, tensor(48)))
+    add(vit.MeanPoolOp(r, tensor(48)))
     y = add(vit.LinearOp(c, P("head.w", 10, 48), P("head.b", 10), tensor(10)))
     block.add_ops([*ops, func.ReturnOp(y)])
     fn = func.FuncOp("forward", ([tensor(3, 32, 32)], [tensor(10)]), Region(block))

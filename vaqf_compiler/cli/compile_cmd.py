@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from vaqf_compiler.cost.boards import builtin_boards
+from vaqf_compiler.cli.model_arg import MODEL_HELP
 from vaqf_compiler.driver import DUMP_POINTS, SCHEMES, STAGES, Compiled, DumpIR, Request, compile_model
 from vaqf_compiler.progress import Progress
 from vaqf_compiler.report.write import write_report
@@ -78,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", help="built-in name, .pt2 file, HuggingFace model directory or vaqf train checkpoint")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--board", default="zcu102", help="the FPGA board (default zcu102)")
     p.add_argument("--scheme", choices=SCHEMES, default="vaqf",
                    help="weights: vaqf (binary, default) or mixed (fixed-point + power-of-two rows, ours)")
@@ -99,6 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print (or, with --dump-ir-dir, write) the IR after STAGE; repeatable; `all`")
     p.add_argument("--dump-ir-dir", type=Path, metavar="DIR", help="write IR dumps as DIR/NN-STAGE.mlir")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="show torch's log when a .pt2 does not load")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (progress stays on stderr)")
     p.set_defaults(func=run)
 
@@ -107,7 +109,7 @@ def request_of(args: argparse.Namespace) -> Request:
     return Request(args.model, args.board, args.target_fps, args.output, seed=args.seed,
                    calibration=args.calibration, tb_input=args.tb_input, tb_images=args.images, csim=args.csim,
                    force=args.force, dump=DumpIR.of(args.dump_ir_after, args.dump_ir_dir), scheme=args.scheme,
-                   wbits=args.wbits, pot_ratio=args.pot_ratio)
+                   wbits=args.wbits, pot_ratio=args.pot_ratio, verbose=args.verbose)
 
 
 def compile_and_report(req: Request, progress: Progress) -> Compiled:

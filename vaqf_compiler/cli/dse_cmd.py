@@ -26,6 +26,7 @@ from vaqf_compiler.dse.search import (
     exhaustive_precision,
 )
 from vaqf_compiler.errors import VaqfError
+from vaqf_compiler.frontend.load import MODEL_KINDS, model_kind
 from vaqf_compiler.fsutil import write_text_atomically
 from vaqf_compiler.mixed import MAX_WEIGHT_BITS, MIN_WEIGHT_BITS
 from vaqf_compiler.models.deit import BUILTIN_CONFIGS
@@ -75,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("model", nargs="?", type=Path, metavar="MODEL.mlir", help="vit or accel IR of the model")
+    src.add_argument("model", nargs="?", metavar="MODEL", help="vit or accel IR of the model (.mlir), or " + MODEL_KINDS)
     src.add_argument("--builtin", choices=sorted(BUILTIN_CONFIGS), help="a built-in DeiT")
     p.add_argument("--board", default="zcu102", help="board name or .toml file (default zcu102)")
     p.add_argument("--target-fps", type=float, action="append", required=True, metavar="FPS",
@@ -122,9 +123,13 @@ def builtin_workload(name: str, baseline: bool = False) -> Workload:
 
 
 def load_workload(args: argparse.Namespace) -> Workload:
-    if args.builtin:
-        return builtin_workload(args.builtin)
-    return extract_workload(lower(read_ir_file(args.model)), args.model.stem)
+    from vaqf_compiler.cli.model_arg import model_name, resolve_model
+
+    if args.builtin or model_kind(args.model) == "builtin":
+        return builtin_workload(args.builtin or args.model)
+    if model_kind(args.model) == "mlir":  # vit or accel IR: no weights needed
+        return extract_workload(lower(read_ir_file(Path(args.model))), model_name(args.model))
+    return extract_workload(lower(resolve_model(args.model).module), model_name(args.model))
 
 
 def _check_mixed_args(args: argparse.Namespace) -> None:

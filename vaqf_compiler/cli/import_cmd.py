@@ -18,7 +18,8 @@ from vaqf_compiler.cli.quantize_cmd import (
 from vaqf_compiler.interp import input_shape
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_text_atomically
-from vaqf_compiler.frontend.load import builtin_program, export_module, load_program
+from vaqf_compiler.cli.model_arg import MODEL_HELP, resolve_model
+from vaqf_compiler.frontend.load import export_module, model_kind
 from vaqf_compiler.frontend.torch_import import ImportedModel, import_program
 from vaqf_compiler.ir import print_ir
 from vaqf_compiler.models.deit import BUILTIN_CONFIGS
@@ -29,6 +30,7 @@ EXAMPLE = """\
 examples:
   vaqf import --builtin deit-tiny -o deit_tiny.mlir     # writes deit_tiny.mlir + deit_tiny.npz
   vaqf import model.pt2 -o model.mlir                   # a program saved with torch.export.save
+  vaqf import hf_vit_dir/ -o vit.mlir                   # a HuggingFace image classifier (save_pretrained)
   vaqf import --checkpoint runs/w1a8.pt -o w1a8.mlir    # a stage of `vaqf train`, with its learned scales
   vaqf import --builtin deit-tiny --wbits 1 --abits 8 -o w1a8.mlir   # import and `vaqf quantize` at once
   vaqf import --builtin deit-tiny --scheme mixed --wbits 4 --abits 8 --pot-ratio 0.5 -o mixed.mlir
@@ -43,7 +45,9 @@ training ended with) and its learned scales; w<b>a32-mixed-r<r>.pt imports the
 latent weights unmarked (`vaqf quantize --scheme mixed --wbits b --pot-ratio r`).
 
 The .pt2 must take one image [1, C, H, W] (batch of one, static shapes) and
-return the logits. HuggingFace DeiT/ViT programs need `transformers` installed.
+return the logits (or a structured output with a `logits` field, as HuggingFace's).
+HuggingFace programs and directories need `transformers` installed; --verbose
+shows torch's own log when a .pt2 does not load.
 """
 
 
@@ -57,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("model", nargs="?", type=Path, help="a .pt2 file saved with torch.export.save")
+    src.add_argument("model", nargs="?", help=MODEL_HELP)
     src.add_argument("--builtin", choices=sorted(BUILTIN_CONFIGS), help="a built-in DeiT with seeded random weights")
     src.add_argument("--checkpoint", type=Path, help="a stage checkpoint of `vaqf train` (fp.pt, w1a32.pt, w1a8.pt ...)")
     p.add_argument("--abits", type=int, help="quantize on import with K-bit activations (as `vaqf quantize`)")
@@ -67,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="the .mlir to write (the .npz goes beside it)")
     p.add_argument("--seed", type=int, default=0, help="weight seed of a built-in model (default 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print the IR summary")
+    p.add_argument("-v", "--verbose", action="store_true", help="show torch's log when a .pt2 does not load")
     p.set_defaults(func=run)
 
 
@@ -118,18 +123,19 @@ def run(args: argparse.Namespace) -> int:
             verb = "needs" if len(given) == 1 else "need"
             raise VaqfError(f"{'/'.join(given)} {verb} --abits to quantize on import (e.g. --wbits 1 --abits 8)")
         marker, ratio = scheme_marker(args.scheme, args.wbits, args.abits, args.pot_ratio)
-    if args.checkpoint is not None:
-        model, note = import_checkpoint(args.checkpoint, args.calibration)
-        traced = start
-    else:
-        program = builtin_program(args.builtin, args.seed) if args.builtin else load_program(args.model)
-        traced = time.perf_counter()
-        model, note = import_program(program), ""
-        if marker is not None:
-            fn = model.module.body.ops.first
-            images, source = calibration_images(args.calibration, input_shape(fn), 4, args.seed)
-            quantize_module(model.module, model.params, marker, images, ratio)
-            note = f"{describe_scheme(marker, ratio)}: calibrated on {source}"
+    spec = args.builtin or (str(args.checkpoint) if args.checkpoint is not None else args.model)
+    if args.checkpoint is not None and model_kind(spec) != "checkpoint":
+        raise VaqfError(f"--checkpoint {spec}: expected a `vaqf train` checkpoint (.pt)")
+    if marker is not None and model_kind(spec) == "checkpoint":
+        raise VaqfError(f"a checkpoint carries its own precision; drop {'/'.join(given)}")
+    model = resolve_model(spec, seed=args.seed, calibration=args.calibration, verbose=args.verbose)
+    traced = time.perf_counter()
+    note = model.note
+    if marker is not None:
+        fn = model.module.body.ops.first
+        images, source = calibration_images(args.calibration, input_shape(fn), 4, args.seed)
+        quantize_module(model.module, model.params, marker, images, ratio)
+        note = f"{describe_scheme(marker, ratio)}: calibrated on {source}"
     model.module.verify()
     imported = time.perf_counter()
     sidecar = out.with_suffix(".npz")
@@ -143,6 +149,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"wrote {out} ({out.stat().st_size / 1024:.1f} KiB) and {sidecar.name} "
         f"({sidecar.stat().st_size / 2**20:.1f} MiB) in {done - start:.2f} s "
-        f"(trace {traced - start:.2f} s, import {imported - traced:.2f} s, write {done - imported:.2f} s)"
+        f"(read and import {traced - start:.2f} s, quantize and verify {imported - traced:.2f} s, write {done - imported:.2f} s)"
     )
     return 0

@@ -14,12 +14,12 @@ from xdsl.dialects.builtin import ModuleOp
 
 from vaqf_compiler.calibrate import calibrate
 from vaqf_compiler.cli.run_cmd import read_input
-from vaqf_compiler.diagnostics import read_ir_file
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_text_atomically
 from vaqf_compiler.interp import input_shape, entry_function
 from vaqf_compiler.ir import print_ir
-from vaqf_compiler.params import attach_sidecar, load_params, save_params
+from vaqf_compiler.frontend.load import MODEL_KINDS as MODEL_HELP
+from vaqf_compiler.params import attach_sidecar, save_params
 from vaqf_compiler.passes.fold_patch_embed import FoldPatchEmbedPass
 from vaqf_compiler.passes.assign_pot_rows import assign_rows
 from vaqf_compiler.passes.mark_quantization import SCHEMES, MarkQuantizationPass
@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("ir", metavar="MODEL.mlir", type=Path, help="vit IR from `vaqf import` (weights .npz beside it)")
+    p.add_argument("ir", metavar="MODEL", help="vit IR from `vaqf import` (weights .npz beside it), or " + MODEL_HELP)
     p.add_argument("--abits", type=int, default=8, help="activation bits, 1..16 (default 8)")
     add_scheme_arguments(p)
     p.add_argument("--calibration", metavar="X.npy", type=Path, help="calibration images [N, C, H, W]")
@@ -127,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
         raise VaqfError(f"the output must be a .mlir file, got {args.output}")
     start = time.perf_counter()
     marker, ratio = scheme_marker(args.scheme, args.wbits, args.abits, args.pot_ratio)  # checks before any work
-    module = read_ir_file(args.ir)
-    params = load_params(module, args.ir)
+    from vaqf_compiler.cli.model_arg import resolve_model
+
+    model = resolve_model(args.ir, seed=args.seed)
+    module, params = model.module, model.params
     shape = input_shape(entry_function(module))
     images, source = calibration_images(args.calibration, shape, args.calibration_images, args.seed)
     quantize_module(module, params, marker, images, ratio)

@@ -39,6 +39,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from vaqf_compiler.dialects import vit
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.frontend.layout import Factor, LayoutError, View, leaves_of
+from vaqf_compiler.frontend.patterns import live_nodes, match_gelu_tanh
 
 
 @dataclass
@@ -50,6 +51,23 @@ class Const:
 
 
 @dataclass
+class TokenWindow:
+    """Tokens [start:] of a token matrix (`x[:, 1:]`, skipping CLS/register tokens): only mean pooling reads it."""
+
+    view: View
+    dim: int
+    start: int
+
+
+@dataclass
+class FeatureConcat:
+    """Feature vectors joined end to end (DINOv2's `cat([cls, patch_tokens.mean(1)], dim=1)`): only a linear
+    reads it, as one linear per part summed."""
+
+    parts: list[View]
+
+
+@dataclass
 class ImportedModel:
     module: ModuleOp
     params: dict[str, np.ndarray]
@@ -58,6 +76,10 @@ class ImportedModel:
 class UnsupportedError(Exception):
     """Raised inside a handler; the importer adds the node, shape and source line."""
 
+
+# View ops between a scale and the matmul that reads it (`_unscaled`).
+_VIEW_KINDS = {"view", "reshape", "_unsafe_view", "transpose", "permute", "expand", "clone", "contiguous",
+               "unsqueeze", "squeeze", "flatten", "unflatten"}
 
 # Ops that return their (first) input unchanged at inference.
 _IDENTITY_OPS = {"clone", "contiguous", "alias", "detach", "lift_fresh_copy", "_assert_tensor_metadata"}
@@ -110,6 +132,7 @@ class TorchImporter:
             "add": self._add,
             "cat": self._cat,
             "select": self._select,
+            "mean": self._mean,
             "unbind": self._unbind,
             "chunk": self._chunk,
             "dropout": self._dropout,
@@ -141,14 +164,27 @@ class TorchImporter:
             raise VaqfError(
                 f"the model must take exactly one tensor input (the image), it takes {len(image_nodes)}"
             )
+        self.fused = match_gelu_tanh(graph)
+        output = next((n for n in graph.nodes if n.op == "output"), None)
+        if output is None:
+            raise VaqfError("the exported graph has no output")
+        logits = self._logits_node(output)
+        live = live_nodes(logits, self.fused)  # dead code is neither imported nor judged
         for node in graph.nodes:
             if node.op == "placeholder":
                 self.env[node] = self._placeholder(node, names)
-            elif node.op == "call_function":
-                self.env[node] = self._call(node)
-            elif node.op == "output":
-                return self._finish(node, image_nodes[0])
-        raise VaqfError("the exported graph has no output")
+            elif node.op == "call_function" and node in live:
+                self.env[node] = self._fused(node) if node in self.fused else self._call(node)
+        return self._finish(logits)
+
+    def _fused(self, node: Node) -> View:
+        """A tanh-GELU written as its formula (frontend/patterns.py): one vit.gelu with `tanh`."""
+        try:
+            view = self._view(self.env[self.fused[node]])
+            value = self._materialize(view)
+        except (UnsupportedError, LayoutError) as e:
+            raise VaqfError(f"unsupported tanh-GELU (shape {_shape_of(node)}){_source_of(node)}: {e}") from None
+        return self._same_layout(view, value, vit.GeluOp(value, tanh=True))
 
     def _placeholder_names(self) -> dict[str, tuple[str, torch.Tensor]]:
         """Graph input name -> (parameter name, value) for parameters, buffers and constants."""
@@ -196,7 +232,7 @@ class TorchImporter:
         if node.target is operator.getitem:
             return args[0][args[1]]
         inputs = [v for v in torch.utils._pytree.tree_leaves((node.args, node.kwargs)) if isinstance(v, Node)]
-        if not any(isinstance(self.env[n], (View, list)) for n in inputs):
+        if not any(isinstance(self.env[n], (View, TokenWindow, FeatureConcat, list)) for n in inputs):
             return self._fold(node)
         packet = getattr(node.target, "_overloadpacket", None)
         key = packet.__name__ if packet is not None else str(node.target)
@@ -245,26 +281,44 @@ class TorchImporter:
             name = first.name
         return Const(result, name)
 
-    def _finish(self, node: Node, image_node: Node) -> ImportedModel:
+    def _logits_node(self, node: Node) -> Node:
+        """The one tensor the model returns (the field `logits` of a structured output with several)."""
         outputs = torch.utils._pytree.tree_leaves(node.args)
         tensors = [o for o in outputs if isinstance(o, Node)]
+        if len(tensors) > 1:
+            tensors = self._logits_output(outputs)
         if len(tensors) != 1:
             raise VaqfError(f"the model must return one tensor (the logits), it returns {len(tensors)}")
-        result = self.env[tensors[0]]
+        return tensors[0]
+
+    def _finish(self, logits: Node) -> ImportedModel:
+        result = self.env[logits]
         if not isinstance(result, View):
             raise VaqfError("the model's output does not depend on its input image")
         value = self._materialize(result)
         computed = [op.name for op in self.block.ops]
         if not computed:
             raise VaqfError("the model computes nothing from its image (it returns the input as it is); not a ViT")
-        if "vit.patch_embed" not in computed:
+        if "vit.patch_embed" not in computed and "vit.patchify" not in computed:
             raise VaqfError(
                 "not a ViT: the model has no patch embedding (a conv2d whose kernel equals its stride applied to"
                 f" the image); it computes {', '.join(sorted(set(computed)))}"
             )
         self.builder.insert(func.ReturnOp(value))
+        used = {p.key for op in self.block.ops if isinstance(op, vit.VitOp) for p in op.params()}
+        self.params = {k: v for k, v in self.params.items() if k in used}  # folded-away originals go
         fn = func.FuncOp("forward", ([self.image_type], [value.type]), Region(self.block))
         return ImportedModel(ModuleOp([fn]), self.params)
+
+    def _logits_output(self, outputs: list[Any]) -> list[Any]:
+        """The field named `logits` of a structured output (HF's DeiT-with-teacher returns three tensors)."""
+        spec = self.program.call_spec.out_spec
+        names = getattr(spec, "context", None)
+        if spec is None or not isinstance(names, list) or len(names) != len(outputs) or "logits" not in names:
+            return [o for o in outputs if isinstance(o, Node)]
+        if getattr(spec, "num_leaves", len(outputs)) != len(outputs):
+            return [o for o in outputs if isinstance(o, Node)]
+        return [outputs[names.index("logits")]]
 
     # ----- helpers ---------------------------------------------------------
 
@@ -288,6 +342,12 @@ class TorchImporter:
         return vit.ParamAttr(name, array.shape if array.ndim else (1,))
 
     def _view(self, v: Any) -> View:
+        if isinstance(v, TokenWindow):
+            raise UnsupportedError(f"the tokens [{v.start}:] of an activation are read by something other than a"
+                                   " mean over them (vaqf supports dropping leading tokens only for mean pooling)")
+        if isinstance(v, FeatureConcat):
+            raise UnsupportedError("a concatenation of feature vectors is read by something other than a linear"
+                                   " (vaqf splits the linear that reads it)")
         if not isinstance(v, View):
             raise UnsupportedError("expected an activation")
         return v
@@ -359,6 +419,73 @@ class TorchImporter:
             raise UnsupportedError("expected token features [N, D] along the last axis")
         return view, value
 
+    def _feature_rows(self, v: Any) -> tuple[View, SSAValue, np.ndarray | None]:
+        """`_rows` for an op that can take its features in any order (linear, layer_norm).
+
+        Returns (view, value, perm) where, when the view's last axis orders the
+        value's features differently (a patch flattened as (p1, p2, c)), column
+        j of the view is column perm[j] of the value; the op permutes its
+        parameters instead of the data. A view of the image cut into patches
+        by reshape/permute becomes `vit.patchify` first.
+        """
+        view = self._view(v)
+        try:
+            view, value = self._rows(view)
+            return view, value, None
+        except (UnsupportedError, LayoutError):
+            if view.value is getattr(self, "image_arg", None):
+                view = self._patchify(view)
+            dims = self._dims(view.value)
+            rows = [f for f in leaves_of(view.axes[:-1]) if f.size > 1]
+            last = [f for f in leaves_of(view.axes[-1:]) if f.size > 1]
+            if view.fixed or len(dims) != 2 or rows != dims[0] or sorted(map(id, last)) != sorted(map(id, dims[1])):
+                raise UnsupportedError(self._feature_cause(view, dims, last)) from None
+        cols = dims[1]
+        order = np.arange(math.prod(f.size for f in cols)).reshape([f.size for f in cols])
+        perm = order.transpose([cols.index(f) for f in last]).reshape(-1)
+        return view, view.value, None if np.array_equal(perm, order.reshape(-1)) else perm
+
+    @staticmethod
+    def _feature_cause(view: View, dims: list[list[Factor]], last: list[Factor]) -> str:
+        """Why a linear/layer norm cannot read `view`: the real cause, in the model's terms."""
+        if len(dims) == 2 and last and set(map(id, last)) <= set(map(id, dims[0])):
+            return (f"it runs over the token axis (input {view.shape}: tokens moved to the last axis, as in"
+                    " MLP-Mixer's token mixing); vaqf's FC layers and layer norms run over each token's features")
+        if len(dims) == 3 and len(view.axes) == 4:
+            return "it reads per-head data [heads, tokens, head_dim] before the heads are merged back into tokens"
+        return (f"its input {view.shape} arranges the data in a way vaqf does not map (the features must lie"
+                " along the last axis of [tokens, features], possibly after a head merge)")
+
+    def _patchify(self, view: View) -> View:
+        """The image cut into non-overlapping patches by reshape/permute (einops'
+        `b c (h p1) (w p2) -> b (h w) (p1 p2 c)`, any order of the last group)."""
+        c, h, w = self.canon[self.image_arg]
+        hl, wl = h.leaves(), w.leaves()
+        rows = [f for f in leaves_of(view.axes[:-1]) if f.size > 1]
+        feats = [f for f in leaves_of(view.axes[-1:]) if f.size > 1]
+        if not c.parts and not h.parts and not w.parts and not view.fixed:
+            what = "the flattened image (an MLP)" if len(rows) == 0 else f"the image {view.shape} as it is"
+            raise UnsupportedError(f"it reads {what}; a ViT cuts the image into patches first (a conv2d whose"
+                                   " kernel equals its stride, or reshape/permute into [(h w), (p1 p2 c)])")
+        if c.parts or len(hl) != 2 or len(wl) != 2 or view.fixed or rows != [hl[0], wl[0]] or sorted(
+            map(id, feats)) != sorted(id(f) for f in (c, hl[1], wl[1]) if f.size > 1):
+            raise UnsupportedError(
+                f"the image is rearranged to {view.shape}, not into non-overlapping patches [(h w), (p1 p2 c)]"
+                " in some order of p1, p2, c (or a conv2d patch embedding)"
+            )
+        ph, pw = hl[1].size, wl[1].size
+        n = hl[0].size * wl[0].size
+        op = vit.PatchifyOp(self.image_arg, [ph, pw], vit.tensor(n, c.size * ph * pw))
+        return View(self._emit(op, [hl[0], wl[0], c, hl[1], wl[1]]), view.axes)
+
+    @staticmethod
+    def _permuted(c: Any, perm: np.ndarray | None, axis: int) -> Any:
+        """A parameter whose entries along `axis` follow the value's feature order instead of the view's."""
+        if perm is None or not isinstance(c, Const):
+            return c
+        index = torch.from_numpy(np.argsort(perm))
+        return Const(c.value.index_select(axis, index), c.name)
+
     def _heads(self, v: Any, transposed: bool = False) -> tuple[View, SSAValue]:
         """An activation used per head: [H, N, d] (with the last two axes swapped if `transposed`)."""
         view = self._view(v)
@@ -410,8 +537,10 @@ class TorchImporter:
         return View(result, view.axes[:-3] + [[fd], [fh], [fw]])
 
     def _linear(self, node: Node, a: dict[str, Any]) -> View:
-        view, value = self._rows(a["input"])
-        w = self._param(a["weight"], "weight", node.name)
+        if isinstance(a["input"], FeatureConcat):
+            return self._split_linear(node, a, a["input"].parts)
+        view, value, perm = self._feature_rows(a["input"])
+        w = self._param(self._permuted(a["weight"], perm, 1), "weight", node.name)
         if len(w.shape) != 2:
             raise UnsupportedError(f"linear weight must be 2-D, got {list(w.shape)}")
         b = self._param(a["bias"], "bias", node.name) if a.get("bias") is not None else None
@@ -421,13 +550,35 @@ class TorchImporter:
         rows = [f for d in self._dims(value)[:-1] for f in d]
         return View(self._emit(op, rows + [out]), view.axes[:-1] + [[out]])
 
+    def _split_linear(self, node: Node, a: dict[str, Any], parts: list[View]) -> View:
+        """W·cat(x_1, …, x_k) + b as Σ_i W[:, cols_i]·x_i + b: one vit.linear per part, then vit.add."""
+        w = a["weight"]
+        if not isinstance(w, Const) or w.value.dim() != 2 or w.value.shape[1] != sum(p.shape[-1] for p in parts):
+            raise UnsupportedError("a linear over concatenated features needs a 2-D weight over all of them")
+        out = Factor(w.value.shape[0])
+        total, start, first_view = None, 0, None
+        for i, part in enumerate(parts):
+            view, value = self._rows(part)
+            if len(self._dims(value)) != 1:
+                raise UnsupportedError("only feature vectors [D] (one token each) can be concatenated")
+            first_view = first_view or view
+            width = part.shape[-1]
+            name = f"{w.name or node.name}.cols{start}_{start + width}"
+            cols = Const(w.value[:, start : start + width].contiguous(), name)
+            b = self._param(a["bias"], "bias", node.name) if i == 0 and a.get("bias") is not None else None
+            y = self._emit(vit.LinearOp(value, self._param(cols, "weight", node.name), b, vit.tensor(out.size)), [out])
+            total = y if total is None else self._emit(vit.AddOp(total, y), [out])
+            start += width
+        assert total is not None and first_view is not None
+        return View(total, first_view.axes[:-1] + [[out]])
+
     def _layer_norm(self, node: Node, a: dict[str, Any]) -> View:
-        view, value = self._rows(a["input"])
+        view, value, perm = self._feature_rows(a["input"])
         shape = list(a["normalized_shape"])
         if len(shape) != 1 or shape[0] != view.shape[-1]:
             raise UnsupportedError(f"layer_norm must normalise the last axis only, got normalized_shape={shape}")
-        w = self._param(a["weight"], "weight", node.name) if a.get("weight") is not None else None
-        b = self._param(a["bias"], "bias", node.name) if a.get("bias") is not None else None
+        w, b = (self._param(self._permuted(a[k], perm, 0), k, node.name) if a.get(k) is not None else None
+                for k in ("weight", "bias"))
         return self._same_layout(view, value, vit.LayerNormOp(value, w, b, float(a["eps"]), value.type))
 
     def _gelu(self, node: Node, a: dict[str, Any]) -> View:
@@ -463,7 +614,34 @@ class TorchImporter:
         x, y = a["input"], a["other"]
         if isinstance(x, View) and isinstance(y, View):
             raise UnsupportedError("element-wise product of two activations")
-        return self._scale(x, self._scalar(y)) if isinstance(x, View) else self._scale(y, self._scalar(x))
+        view, const = (x, y) if isinstance(x, View) else (y, x)
+        if isinstance(const, Const) and const.value.numel() > 1:
+            return self._layer_scale(node, view, const)
+        return self._scale(view, self._scalar(const))
+
+    def _layer_scale(self, node: Node, view: View, gamma: Const) -> View:
+        """A per-feature factor right after a linear (LayerScale in BEiT, DINOv2, CaiT): folded into
+        the linear's rows, y = (γ·W) x + γ·b."""
+        d = view.shape[-1] if view.shape else 0
+        if list(gamma.value.shape) not in ([d], [1, d], [1, 1, d]):
+            raise UnsupportedError(f"multiplication by a constant of shape {list(gamma.value.shape)}: vaqf takes a"
+                                   f" scalar, or a per-feature vector [{d}] (layer scale) right after a linear")
+        view, value = self._rows(view)
+        owner = value.owner
+        users = [n for n in node.args if isinstance(n, Node) and not isinstance(self.env.get(n), Const)]
+        if not isinstance(owner, vit.LinearOp) or value.uses or any(len(n.users) != 1 for n in users):
+            raise UnsupportedError("a per-feature factor (layer scale) is folded into the linear before it;"
+                                   " here it does not follow a linear whose output nothing else reads")
+        g = gamma.value.reshape(-1).to(torch.float64)
+        w = torch.from_numpy(self.params[owner.weight.key]).to(torch.float64)
+        tag = gamma.name or node.name
+        scaled_w = Const((w * g.reshape(-1, *[1] * (w.dim() - 1))).to(torch.float32), f"{owner.weight.key}*{tag}")
+        owner.properties["weight"] = self._param(scaled_w, "weight", node.name)
+        if owner.bias is not None:
+            b = torch.from_numpy(self.params[owner.bias.key]).to(torch.float64)
+            scaled_b = Const((b * g).to(torch.float32), f"{owner.bias.key}*{tag}")
+            owner.properties["bias"] = self._param(scaled_b, "bias", node.name)
+        return view
 
     def _div(self, node: Node, a: dict[str, Any]) -> View:
         if a.get("rounding_mode") is not None or isinstance(a["other"], View):
@@ -501,11 +679,37 @@ class TorchImporter:
         except (UnsupportedError, LayoutError):
             rview, rhs, transposed = (*self._heads(other, transposed=True), True)
             cols = rview.axes[-2]
+        lhs, f_lhs = self._unscaled(lhs, node.args[0])
+        rhs, f_rhs = self._unscaled(rhs, node.args[1])
         h, n, _ = lhs.type.get_shape()  # type: ignore[union-attr]
         m = Factor(math.prod(f.size for f in cols))
         op = vit.MatmulOp(lhs, rhs, transposed, vit.tensor(h, n, m.size))
         rows = [f for d in self._dims(lhs)[:-1] for f in d]
-        return View(self._emit(op, rows + [m]), lview.axes[:-1] + [[m]])
+        result = self._emit(op, rows + [m])
+        if f_lhs * f_rhs != 1.0:
+            result = self._emit(vit.ScaleOp(result, f_lhs * f_rhs), rows + [m])
+        return View(result, lview.axes[:-1] + [[m]])
+
+    def _unscaled(self, value: SSAValue, arg: Any) -> tuple[SSAValue, float]:
+        """A matmul operand scaled just before (`q * d**-0.5`, as nn.MultiheadAttention with
+        need_weights=True computes): (the unscaled operand, the factor) so the scale follows the
+        product, where it does in every other attention; the two agree exactly in real arithmetic.
+        Only when the scaled value has no other reader."""
+        owner = value.owner
+        if not isinstance(owner, vit.ScaleOp) or value.uses or not isinstance(arg, Node):
+            return value, 1.0
+        node = arg
+        while len(node.users) == 1:
+            packet = getattr(node.target, "_overloadpacket", None)
+            kind = packet.__name__ if packet is not None else ""
+            if kind in ("mul", "div"):
+                self.block.erase_op(owner)
+                self.materialized = {k: v for k, v in self.materialized.items() if v is not value}
+                return owner.input, owner.factor.value.data
+            if kind not in _VIEW_KINDS or not isinstance(node.args[0], Node):
+                break
+            node = node.args[0]
+        return value, 1.0
 
     def _sdpa(self, node: Node, a: dict[str, Any]) -> View:
         if a.get("dropout_p", 0.0):
@@ -535,9 +739,13 @@ class TorchImporter:
         out = self._emit(vit.MatmulOp(probs, v, False, vit.tensor(h, n, dv)), rows + [e])
         return View(out, qview.axes[:-1] + [[e]])
 
-    def _cat(self, node: Node, a: dict[str, Any]) -> View:
+    def _cat(self, node: Node, a: dict[str, Any]) -> View | FeatureConcat:
         parts = list(a["tensors"])
         acts = [i for i, p in enumerate(parts) if isinstance(p, View)]
+        dim = a.get("dim", 0)
+        if len(acts) == len(parts) > 1 and all(dim in (-1, len(p.shape) - 1) and math.prod(p.shape[:-1]) == 1
+                                              for p in parts):
+            return FeatureConcat(parts)  # feature vectors end to end: read by a linear (`_split_linear`)
         if len(acts) != 1 or acts[0] != len(parts) - 1:
             raise UnsupportedError("cat must prepend learned tokens (parameters) to the patch tokens")
         view, value = self._rows(parts[-1])
@@ -575,6 +783,32 @@ class TorchImporter:
             return View(result, view.axes[:dim] + view.axes[dim + 1 :])
         return view.select(dim, index)
 
+    def _mean(self, node: Node, a: dict[str, Any]) -> View:
+        """Mean pooling: the average over the token axis of [N, D] tokens (`x.mean(dim=1)`)."""
+        window = a["input"] if isinstance(a["input"], TokenWindow) else None
+        view = window.view if window is not None else self._view(a["input"])
+        dims = a.get("dim")
+        if a.get("dtype") not in (None, torch.float32):
+            raise UnsupportedError(f"mean in {a['dtype']}")
+        if dims is None or (isinstance(dims, (list, tuple)) and len(dims) != 1):
+            raise UnsupportedError(f"mean over dims {dims}: vaqf averages over the token axis only (mean pooling)")
+        dim = dims[0] if isinstance(dims, (list, tuple)) else dims
+        dim = dim + len(view.axes) if dim < 0 else dim
+        if not 0 <= dim < len(view.axes) - 1:
+            raise UnsupportedError(f"mean over dim {dims}: vaqf averages over the token axis only (mean pooling)")
+        _, value = self._rows(view)
+        tokens = self._dims(value)
+        axis = [f for f in leaves_of(view.axes[dim : dim + 1]) if f.size > 1]
+        if len(tokens) != 2 or axis != tokens[0]:
+            raise UnsupportedError("mean over an axis that is not the tokens of [N, D]: vaqf supports mean pooling")
+        if window is not None and window.dim != dim:
+            raise UnsupportedError(f"mean over dim {dim} of tokens sliced along dim {window.dim}")
+        d = value.type.get_shape()[1]  # type: ignore[union-attr]
+        first = window.start if window is not None else 0
+        result = self._emit(vit.MeanPoolOp(value, vit.tensor(d), first), list(tokens[1]))
+        axes = view.axes[:dim] + ([[]] if a.get("keepdim") else []) + view.axes[dim + 1 :]
+        return View(result, axes)
+
     def _unbind(self, node: Node, a: dict[str, Any]) -> list[View]:
         view = self._view(a["input"])
         return [view.select(a["dim"], i) for i in range(view.shape[a["dim"]])]
@@ -611,6 +845,9 @@ class TorchImporter:
         start, end, step = a.get("start") or 0, a.get("end"), a.get("step", 1)
         if start == 0 and step == 1 and (end is None or end >= size):
             return view
+        dim = dim + len(view.axes) if dim < 0 else dim
+        if step == 1 and 0 < start < size and (end is None or end >= size) and dim < len(view.axes) - 1:
+            return TokenWindow(view, dim, start)  # `x[:, k:]`: the mean over it is mean pooling from token k
         raise UnsupportedError(f"slicing an activation [{start}:{end}:{step}] along dim {dim}")
 
     def _to(self, node: Node, a: dict[str, Any]) -> View:

@@ -191,6 +191,12 @@ def select_token(op: vit.SelectTokenOp, args: Sequence[np.ndarray], ctx: Context
     return x[op.index.value.data]
 
 
+@handles(FLOAT_OPS, vit.MeanPoolOp)
+def mean_pool(op: vit.MeanPoolOp, args: Sequence[np.ndarray], ctx: Context) -> np.ndarray:
+    (x,) = args
+    return x[op.first_token :].mean(axis=0)
+
+
 # ----- the accel dialect: the same meaning on the accelerator's terms -----
 
 for _accel_op, _vit_op in accel.MIRRORED.items():

@@ -148,6 +148,14 @@ def gelu(op: vit.GeluBase, args: Sequence[np.ndarray], ctx: Context) -> np.ndarr
     return table[x - in_lo]
 
 
+@handles(INT_OPS, vit.MeanPoolOp, accel.MeanPoolOp)
+def mean_pool(op: vit.MeanPoolBase, args: Sequence[np.ndarray], ctx: Context) -> np.ndarray:
+    """The exact sum of each feature's codes from token `first` on, rescaled once by step_in / (count step_out)."""
+    (x,) = args
+    requant = ctx.cached(("mean", id(op)), lambda: ic.mean_pool_constants(op))
+    return _finish(op, x[op.first_token :].sum(axis=0), requant)
+
+
 # ----- data movement: codes unchanged -----------------------------------------
 
 

@@ -219,6 +219,18 @@ void add(M& mem, const Tensor& a, const Tensor& b, const Tensor& y, int heads, i
       }
 }
 
+// Mean pooling over tokens first..rows-1: y[c] = to_code(sum_n x[n][c] * mult + offset, shift), the
+// sum exact (intconst.mean_pool_constants sized the shift for that many times the largest code).
+template <class M>
+void mean_pool(M& mem, const Tensor& x, const Tensor& y, int first, int rows, int dim, int64_t mult,
+               int64_t offset, int shift, int32_t lo, int32_t hi, int32_t sign) {
+  for (int c = 0; c < dim; ++c) {
+    int64_t sum = 0;
+    for (int n = first; n < rows; ++n) sum += get(mem, x, 0, n, c);
+    put(mem, y, 0, 0, c, to_code<int64_t>(sum * mult + offset, shift, lo, hi, sign));
+  }
+}
+
 }  // namespace host
 }  // namespace vaqf
 

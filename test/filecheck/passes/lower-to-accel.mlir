@@ -1,5 +1,6 @@
 // RUN: vaqf-opt %S/../Inputs/tiny_vit.mlir -p fold-patch-embed,mark-quantization,partition-host-accel,lower-to-accel | filecheck %s
 // RUN: vaqf-opt %s --split-input-file -p lower-to-accel --verify-diagnostics | filecheck %s --check-prefix=ROWS
+// RUN: vaqf-opt %S/../Inputs/tiny_mean_vit.mlir -p mark-quantization,partition-host-accel,lower-to-accel | filecheck %s --check-prefix=MEAN
 
 // FC layers and attention products become the shared engine between a load (through the
 // stream their input format selects) and a store; the rest keeps its meaning in `accel`.
@@ -60,3 +61,8 @@ func.func @mixed_rows(%x: tensor<5x8xf32>) -> tensor<5x8xf32> {
   %y = vit.linear %l weight #vit.param<"w", [8, 8]> quant #vit.quant<w = mixed 4, x = int 8> rows #vit.rows<pot 3 of 8, "b0"> out #vit.format<int 8> on accel : tensor<5x8xf32> -> tensor<5x8xf32>
   func.return %y : tensor<5x8xf32>
 }
+
+// vit.mean_pool becomes its accel mirror on the host; the head engine reads the pooled vector.
+// MEAN:       %[[C:.*]] = accel.mean_pool %{{.*}} out #vit.format<fixed 16> on host : tensor<4x8xf32> -> tensor<8xf32>
+// MEAN:       accel.engine fc %{{.*}} weight #vit.param<"head.w", [3, 8]>
+// MEAN-NOT:   vit.mean_pool

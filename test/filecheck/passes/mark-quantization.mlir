@@ -16,6 +16,7 @@
 // RUN: vaqf-opt %t.mlir -p 'mark-quantization{scheme=mixed},assign-pot-rows,mark-quantization{scheme=mixed abits=4}' | filecheck %s --check-prefix=KEEP
 // RUN: vaqf-opt %t.mlir -p 'mark-quantization{scheme=mixed},assign-pot-rows,mark-quantization' | filecheck %s --check-prefix=DROP
 // RUN: vaqf-opt %t.mlir -p 'mark-quantization{scheme=mixed},assign-pot-rows,mark-quantization{scheme=mixed wbits=5}' | filecheck %s --check-prefix=DROP
+// RUN: vaqf-opt %S/../Inputs/tiny_mean_vit.mlir -p mark-quantization | filecheck %s --check-prefix=MEAN
 
 // Patch embedding, head, layer norm and the residual path stay 16-bit; encoder FCs get
 // binary weights and 6-bit inputs; both attention products take 6-bit operands; a tensor
@@ -95,3 +96,11 @@ func.func @mixed_use(%x: tensor<4x8xf32>) -> tensor<5x8xf32> {
   %4 = vit.add %2, %3 : tensor<5x8xf32>
   func.return %4 : tensor<5x8xf32>
 }
+
+// Mean pooling ends the encoder like the CLS select: the last encoder FC's readers are 16-bit, the
+// pooled vector and the head stay unquantized; the patch LN + linear before the position embedding too.
+// MEAN:       vit.layer_norm {{.*}}"pn.w"{{.*}} out #vit.format<fixed 16>
+// MEAN:       vit.linear {{.*}}"pe.w"{{.*}} quant #vit.quant<w = fixed 16, x = fixed 16> out #vit.format<fixed 16>
+// MEAN:       vit.linear {{.*}}"fc2.w"{{.*}} quant #vit.quant<w = binary 1, x = int 8>
+// MEAN:       vit.mean_pool {{.*}} out #vit.format<fixed 16>
+// MEAN:       vit.linear {{.*}}"head.w"{{.*}} quant #vit.quant<w = fixed 16, x = fixed 16> out #vit.format<fixed 16>

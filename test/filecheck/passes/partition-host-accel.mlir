@@ -1,6 +1,7 @@
 // RUN: vaqf-opt %S/../Inputs/tiny_vit.mlir -p partition-host-accel | filecheck %s
 // RUN: vaqf-opt %S/../Inputs/tiny_vit.mlir -p 'partition-host-accel{softmax-on-accel=true gelu-on-accel=true scale-on-accel=true}' | filecheck %s --check-prefix=MOVED
 // RUN: not vaqf-opt %S/../Inputs/tiny_vit.mlir -p 'partition-host-accel{softmax-on-accel=maybe}' 2>&1 | filecheck %s --check-prefix=BAD
+// RUN: vaqf-opt %S/../Inputs/tiny_mean_vit.mlir -p partition-host-accel | filecheck %s --check-prefix=MEAN
 
 // Matrix work, layer norm and residual adds on the FPGA; scale, softmax, GELU and the
 // glue around the engine on the host (paper, Section V-B).
@@ -24,3 +25,9 @@
 // MOVED:      vit.gelu {{.*}} on accel
 
 // BAD: vaqf-opt: error: invalid options for pass 'partition-host-accel'
+
+// Patchify and mean pooling run on the host; the patch LN and linear on the FPGA.
+// MEAN:       vit.patchify {{.*}} on host
+// MEAN:       vit.layer_norm {{.*}}"pn.w"{{.*}} on accel
+// MEAN:       vit.linear {{.*}}"pe.w"{{.*}} on accel
+// MEAN:       vit.mean_pool {{.*}} on host

@@ -30,6 +30,7 @@ func.func @mirrored(%img: tensor<3x16x16xf32>, %t: tensor<4x8xf32>, %h: tensor<2
   %8 = accel.select_token %7 index 0 on host : tensor<5x8xf32> -> tensor<8xf32>
   %9 = accel.merge_heads %h on accel : tensor<2x5x4xf32> -> tensor<5x8xf32>
   %10 = accel.split_heads %9 heads 2 part 0 of 1 on accel : tensor<5x8xf32> -> tensor<2x5x4xf32>
+  %11 = accel.mean_pool %7 out #vit.format<fixed 16> on host : tensor<5x8xf32> -> tensor<8xf32>
   func.return %0, %8, %9 : tensor<4x192xf32>, tensor<8xf32>, tensor<5x8xf32>
 }
 // CHECK-LABEL: func.func @mirrored(
@@ -44,6 +45,7 @@ func.func @mirrored(%img: tensor<3x16x16xf32>, %t: tensor<4x8xf32>, %h: tensor<2
 // CHECK-NEXT:    accel.select_token %7 index 0 on host
 // CHECK-NEXT:    accel.merge_heads %h on accel
 // CHECK-NEXT:    accel.split_heads %9 heads 2 part 0 of 1 on accel
+// CHECK-NEXT:    accel.mean_pool %7 out #vit.format<fixed 16> on host
 
 // An FC engine with mixed weights carries its row split (before `out`).
 func.func @mixed_engine(%x: tensor<5x8xf32>) -> tensor<5x9xf32> {

@@ -664,3 +664,27 @@ func.func @mixed_patch_embed(%img: tensor<3x16x16xf32>) -> tensor<4x8xf32> {
   %0 = vit.patch_embed %img weight #vit.param<"w", [8, 3, 8, 8]> stride array<i64: 8, 8> padding array<i64: 0, 0> quant #vit.quant<w = mixed 4, x = int 8> : tensor<3x16x16xf32> -> tensor<4x8xf32>
   func.return %0 : tensor<4x8xf32>
 }
+
+// ----- vit.mean_pool
+
+func.func @mean_pool_result(%x: tensor<17x48xf32>) -> tensor<17xf32> {
+  // expected-error @+1 {{vit.mean_pool result must be [48], got [17]}}
+  %m = vit.mean_pool %x : tensor<17x48xf32> -> tensor<17xf32>
+  func.return %m : tensor<17xf32>
+}
+
+// -----
+
+func.func @mean_pool_rank(%x: tensor<2x17x48xf32>) -> tensor<48xf32> {
+  // expected-error @+1 {{vit.mean_pool input must have rank 2, got tensor<2x17x48xf32>}}
+  %m = vit.mean_pool %x : tensor<2x17x48xf32> -> tensor<48xf32>
+  func.return %m : tensor<48xf32>
+}
+
+// -----
+
+func.func @mean_pool_first(%x: tensor<17x48xf32>) -> tensor<48xf32> {
+  // expected-error @+1 {{vit.mean_pool: first token 17 is out of range for 17 tokens}}
+  %m = vit.mean_pool %x from 17 : tensor<17x48xf32> -> tensor<48xf32>
+  func.return %m : tensor<48xf32>
+}

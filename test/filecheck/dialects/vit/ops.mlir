@@ -149,3 +149,16 @@ func.func @mixed(%x: tensor<5x8xf32>) -> (tensor<5x9xf32>, tensor<5x9xf32>, tens
 // CHECK-NEXT:    %2 = vit.linear %x weight #vit.param<"v", [4, 8]> quant #vit.quant<w = mixed 8, x = int 8> rows #vit.rows<pot 0 of 4, "0"> : tensor<5x8xf32> -> tensor<5x4xf32>
 // GENERIC-LABEL: "func.func"() <{sym_name = "mixed"
 // GENERIC:       %0 = "vit.linear"(%x) <{weight = #vit.param<"w", [9, 8]>, bias = #vit.param<"b", [9]>, quant = #vit.quant<w = mixed 4, x = int 8>, rows = #vit.rows<pot 4 of 9, "d01">, out = #vit.format<int 8>, place = #vit<place accel>}>
+
+// Mean pooling over the tokens (a classifier without CLS token), or from token 1 (BEiT, timm avg pool).
+func.func @mean_pool(%x: tensor<16x48xf32>) -> (tensor<48xf32>, tensor<48xf32>) {
+  %0 = vit.mean_pool %x out #vit.format<fixed 16> on host : tensor<16x48xf32> -> tensor<48xf32>
+  %1 = vit.mean_pool %x from 1 : tensor<16x48xf32> -> tensor<48xf32>
+  func.return %0, %1 : tensor<48xf32>, tensor<48xf32>
+}
+// CHECK-LABEL: func.func @mean_pool(
+// CHECK-NEXT:    %0 = vit.mean_pool %x out #vit.format<fixed 16> on host : tensor<16x48xf32> -> tensor<48xf32>
+// CHECK-NEXT:    %1 = vit.mean_pool %x from 1 : tensor<16x48xf32> -> tensor<48xf32>
+// GENERIC-LABEL: "func.func"() <{sym_name = "mean_pool"
+// GENERIC:       %0 = "vit.mean_pool"(%x) <{out = #vit.format<fixed 16>, place = #vit<place host>}> : (tensor<16x48xf32>) -> tensor<48xf32>
+// GENERIC:       %1 = "vit.mean_pool"(%x) <{first = 1 : i64}> : (tensor<16x48xf32>) -> tensor<48xf32>
