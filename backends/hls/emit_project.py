@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -28,7 +28,8 @@ from vaqf_compiler.backends.hls.program import Program, build_program, shape3
 from vaqf_compiler.backends.hls.target import HlsOptions
 from vaqf_compiler.dialects import accel
 from vaqf_compiler.errors import VaqfError
-from vaqf_compiler.fsutil import write_tree_atomically
+from vaqf_compiler.fsutil import write_files
+from vaqf_compiler.projectdir import staged_project
 
 # Static sources: (package folder, file) -> project path.
 STATIC = {
@@ -310,13 +311,8 @@ def emit_project(module: ModuleOp, params: Mapping[str, np.ndarray], *, options:
     return dict(sorted(files.items()))
 
 
-def write_project(files: Mapping[str, bytes], out_dir: Path, force: bool = False) -> None:
-    """Write the project atomically; an existing non-empty directory only with `force`."""
-    try:
-        write_tree_atomically(Path(out_dir), files, replace=force)
-    except FileExistsError:
-        raise VaqfError(f"{out_dir} exists and is not empty; use --force to replace it") from None
-    except NotADirectoryError:
-        raise VaqfError(f"{out_dir} exists and is not a directory") from None
-    except OSError as e:
-        raise VaqfError(f"cannot write {out_dir}: {e.strerror or e}") from None
+def write_project(files: Mapping[str, bytes], out_dir: Path, force: bool = False,
+                  inputs: Iterable[Path | str | None] = ()) -> None:
+    """Write the project atomically; an existing non-empty directory only with `force` (`projectdir`'s rules)."""
+    with staged_project(Path(out_dir), force, inputs) as stage:
+        write_files(stage, files)
