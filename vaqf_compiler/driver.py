@@ -27,13 +27,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from vaqf_compiler.cost.boards import Board, load_board
+from vaqf_compiler.cost.boards import Board, is_board_file, load_board
 from vaqf_compiler.cost.model import Estimate
 from vaqf_compiler.cost.workload import extract_workload
 from vaqf_compiler.dse.search import Choice, Options, PrecisionResult, Searcher, check_target, choose_precision
@@ -45,6 +45,9 @@ from vaqf_compiler.models.deit import BUILTIN_CONFIGS
 from vaqf_compiler.progress import Progress
 from vaqf_compiler.projectdir import staged_project
 from vaqf_compiler.registry import make_registry_context
+
+if TYPE_CHECKING:
+    from vaqf_compiler.backends.hls import Board as HlsBoard
 
 STAGES = 6  # import, search, quantize, passes, reference, emit (+ csim)
 
@@ -307,17 +310,31 @@ def run_csim(project: Path, progress: Progress) -> CsimReport:
     return CsimReport(bool(np.array_equal(codes_arr, golden)), len(images), int(codes_arr.size), top1, build, seconds)
 
 
-def check_request(req: Request) -> tuple[Board, float]:
-    """Every argument of `req`, before any stage runs: (the board, the target FPS); one-line `VaqfError`s."""
-    from vaqf_compiler.backends.hls import BOARDS
+def hls_board(spec: str) -> HlsBoard:
+    """The HLS target of a board: a built-in's, or a board file's own part (never a built-in's of the same name)."""
+    from vaqf_compiler.backends.hls import BOARDS, Board as HlsBoard
+
+    board = load_board(spec)
+    if not is_board_file(spec):
+        if board.name not in BOARDS:
+            raise VaqfError(f"board {board.name!r} has a cost model but no HLS target; choose one of "
+                            f"{', '.join(sorted(BOARDS))}, or give a board file with its part")
+        return BOARDS[board.name]
+    if not board.part:
+        raise VaqfError(f"board file {spec} has no 'part': add the FPGA part run_hls.tcl targets, e.g. "
+                        'part = "xczu9eg-ffvb1156-2-e"')
+    return HlsBoard(board.name, board.part, Options().clock_mhz, "xrt" if board.host == "pcie" else "zynq")
+
+
+def check_request(req: Request) -> tuple[Board, HlsBoard, float]:
+    """Every argument of `req`, before any stage runs: (the board, its HLS target, the target FPS); one-line
+    `VaqfError`s."""
     from vaqf_compiler.frontend.load import check_model_spec
     from vaqf_compiler.intconst import MAX_INT_POT_BITS
     from vaqf_compiler.mixed import MAX_WEIGHT_BITS, MIN_WEIGHT_BITS
     from vaqf_compiler.projectdir import check_output_dir
 
-    board = load_board(req.board)
-    if board.name not in BOARDS:
-        raise VaqfError(f"board {board.name!r} has a cost model but no HLS target; choose one of {', '.join(sorted(BOARDS))}")
+    board, hls = load_board(req.board), hls_board(req.board)
     target = check_target(req.target_fps)
     if req.scheme not in SCHEMES:
         raise VaqfError(f"unknown scheme {req.scheme!r}; choose {' or '.join(SCHEMES)}")
@@ -342,20 +359,21 @@ def check_request(req: Request) -> tuple[Board, float]:
             validate.finite(read_input(path), f"{flag} {path}")
     check_model_spec(req.model)
     check_output_dir(req.project, req.force, req.inputs())
-    return board, target
+    return board, hls, target
 
 
 def compile_model(req: Request, progress: Progress | None = None) -> Compiled:
     """Check every argument, then run every stage into a staged directory that replaces `req.project` when
     complete; `VaqfError` (one line, with what to do) on any problem."""
-    board, target = check_request(req)
+    board, hls, target = check_request(req)
     with staged_project(req.project, req.force, req.inputs()) as stage:
-        return run_stages(req, progress or Progress(STAGES + req.csim, None), stage, board, target)
+        return run_stages(req, progress or Progress(STAGES + req.csim, None), stage, board, hls, target)
 
 
-def run_stages(req: Request, progress: Progress, out: Path, board: Board, target: float) -> Compiled:
+def run_stages(req: Request, progress: Progress, out: Path, board: Board, hls: HlsBoard, target: float
+               ) -> Compiled:
     """Every stage of a checked request (`check_request`), writing the project into the directory `out`."""
-    from vaqf_compiler.backends.hls import BOARDS, HlsOptions, emit_project
+    from vaqf_compiler.backends.hls import HlsOptions, emit_project
     from vaqf_compiler.calibrate import calibrate
     from vaqf_compiler.cli.quantize_cmd import calibration_images
     from vaqf_compiler.interp import entry_function, input_shape
@@ -429,7 +447,7 @@ def run_stages(req: Request, progress: Progress, out: Path, board: Board, target
     progress.done()
 
     progress.start("emit", f"the HLS project in {project}")
-    files = emit_project(module, params, options=HlsOptions(board=BOARDS[board.name]), tb_images=tb,
+    files = emit_project(module, params, options=HlsOptions(board=hls), tb_images=tb,
                          tb_golden_codes=golden, source=_model_name(req.model))
     write_files(out, files)
     # The lowered IR and its weights, to re-emit with other options (`vaqf emit PROJECT/ir/accel.mlir`).

@@ -88,7 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", help="built-in name, .pt2 file, HuggingFace model directory or vaqf train checkpoint")
-    p.add_argument("--board", default="zcu102", help="the FPGA board (default zcu102)")
+    p.add_argument("--board", default="zcu102",
+                   help="the FPGA board: a built-in name (default zcu102) or a board .toml file with its part")
     p.add_argument("--scheme", choices=SCHEMES, default="vaqf",
                    help="weights: vaqf (binary, default) or mixed (fixed-point + power-of-two rows, ours)")
     p.add_argument("--wbits", type=int, metavar="B", help="--scheme mixed: weight bits (default 4)")
@@ -126,9 +127,9 @@ def request_of(args: argparse.Namespace) -> Request:
 def compile_and_report(req: Request, progress: Progress) -> Compiled:
     """Every argument checked, then every stage and the report (its own stage) written into a staged
     directory, which replaces the project only when all of it (C simulation included) is complete."""
-    board, target = check_request(req)
+    board, hls, target = check_request(req)
     with staged_project(req.project, req.force, req.inputs()) as stage:
-        compiled = run_stages(req, progress, stage, board, target)
+        compiled = run_stages(req, progress, stage, board, hls, target)
         progress.start("report", "report.html and report.md")
         html = write_report(compiled, stage)
         progress.done(str(req.project / html.relative_to(stage)))

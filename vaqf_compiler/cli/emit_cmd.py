@@ -13,6 +13,7 @@ from vaqf_compiler.backends.hls import BOARDS, HlsOptions, Tiling, emit_project,
 from vaqf_compiler.backends.hls.program import check_lowered, entry_function
 from vaqf_compiler.cli.run_cmd import read_input
 from vaqf_compiler.diagnostics import read_ir_file
+from vaqf_compiler.driver import hls_board
 from vaqf_compiler import validate
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.interp import Interpreter
@@ -55,8 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ir", metavar="MODEL.mlir", type=Path, help="lowered accel IR (its weights .npz beside it)")
     p.add_argument("-o", "--output", metavar="DIR", type=Path, required=True, help="the project directory")
     p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory")
-    p.add_argument("--board", choices=sorted(BOARDS),
-                   help="target board (default: the one assign-tiling chose, else zcu102)")
+    p.add_argument("--board", metavar="BOARD",
+                   help=f"target board: {', '.join(sorted(BOARDS))} or a board .toml file with its part "
+                        "(default: the one assign-tiling chose, else zcu102)")
     p.add_argument("--port-bits", type=int, default=64, help="AXI data width, a multiple of 64 (default 64)")
     p.add_argument("--top", default="vaqf_top", help="name of the kernel's top function (default vaqf_top)")
     p.add_argument("--tiling", metavar="TM,TN,NH,TM_Q,TN_Q",
@@ -90,7 +92,7 @@ def test_bench_images(tb_input: Path | None, count: int, shape: tuple[int, ...],
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     # Every argument before any work: names, tiling, counts, the output directory.
-    options = HlsOptions(top=args.top, port_bits=args.port_bits, board=BOARDS[args.board or "zcu102"],
+    options = HlsOptions(top=args.top, port_bits=args.port_bits, board=hls_board(args.board or "zcu102"),
                          tiling=parse_tiling(args.tiling) if args.tiling else None)
     options.check()
     if options.tiling is not None:
