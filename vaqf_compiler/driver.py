@@ -332,7 +332,7 @@ def check_request(req: Request) -> tuple[Board, HlsBoard, float]:
     from vaqf_compiler.frontend.load import check_model_spec
     from vaqf_compiler.intconst import MAX_INT_POT_BITS
     from vaqf_compiler.mixed import MAX_WEIGHT_BITS, MIN_WEIGHT_BITS
-    from vaqf_compiler.projectdir import check_output_dir
+    from vaqf_compiler.projectdir import check_output_dir, inside
 
     board, hls = load_board(req.board), hls_board(req.board)
     target = check_target(req.target_fps)
@@ -359,6 +359,9 @@ def check_request(req: Request) -> tuple[Board, HlsBoard, float]:
             validate.finite(read_input(path), f"{flag} {path}")
     check_model_spec(req.model)
     check_output_dir(req.project, req.force, req.inputs())
+    if req.dump.directory is not None and inside(req.dump.directory, req.project):
+        raise VaqfError(f"--dump-ir-dir {req.dump.directory} is inside the project {req.project}, which is "
+                        "written whole at the end: choose a directory outside it")
     return board, hls, target
 
 

@@ -27,7 +27,8 @@ MARKER = ".vaqf-project"
 DERIVED = frozenset({"build", "build-sanitize", "vaqf_hls", "vitis_hls.log"})
 
 
-def _inside(path: Path, directory: Path) -> bool:
+def inside(path: Path, directory: Path) -> bool:
+    """`path` is `directory` or lies below it (symbolic links resolved)."""
     try:
         path.resolve().relative_to(directory.resolve())
         return True
@@ -64,7 +65,7 @@ def check_output_dir(target: Path, force: bool, inputs: Iterable[Path | str | No
         if not target.is_dir():
             raise VaqfError(f"{flag} {target} exists and is not a directory; choose another {flag}")
         for given in inputs:
-            if given is not None and Path(given).exists() and _inside(Path(given), target):
+            if given is not None and Path(given).exists() and inside(Path(given), target):
                 raise VaqfError(f"{flag} {target} holds the input {given}; replacing it would delete the input: "
                                 f"choose another {flag}")
         if any(target.iterdir()):

@@ -334,6 +334,7 @@ def test_csim_damaged_project_json_and_build_dir_file_are_one_line(project, tmp_
     (["--images", "0"], "--images must be >= 1, got 0"),
     (["--scheme", "mixed", "--wbits", "6"], "--wbits 6: power-of-two rows take at most 5 bits"),
     (["--scheme", "mixed", "--wbits", "9"], "--wbits must be in 2..8, got 9"),
+    (["--dump-ir-dir", "{tmp}/prj/dumps"], "is inside the project"),
 ])
 def test_compile_checks_arguments_before_any_stage(small_pt2, tmp_path, capsys, extra, message):
     (tmp_path / "file").write_text("keep")
