@@ -269,7 +269,8 @@ def emit_readme(program: Program, meta: Mapping[str, object]) -> bytes:
         (f"- `tb/`: {meta['tb_images']} test image(s) (`input.bin`, float32 [N, C, H, W]) and the integer"
          "\n  reference's outputs (`golden_codes.bin` int64, `golden_logits.bin` float32)."
          if meta["tb_images"] else "- no test bench (`tb/`): the project was emitted without test images."),
-        "- `Makefile`: `make csim AP_INCLUDE=...` (g++); `run_hls.tcl`: `vitis_hls -f run_hls.tcl`.",
+        "- `Makefile`: `make csim` (g++; ap_int.h from `$XILINX_HLS/include`, else hls4ml's copy in `python3`'s",
+        "  environment, as `vaqf csim` finds it; or `make csim AP_INCLUDE=DIR`); `run_hls.tcl`: `vitis_hls -f run_hls.tcl`.",
         "",
         "C simulation without Xilinx tools: `vaqf csim .` (bit-identical to `vaqf run --mode int`).",
         "",

@@ -139,6 +139,8 @@ def _with_floats(spec: ArgSpec, pass_cls: type[ModulePass]) -> ArgSpec:
 
 def _dashed(message: str) -> str:
     """xDSL names options by their fields (`target_fps`); the docs and the -p syntax spell them `target-fps`."""
+    if "expected arguments" not in message:
+        return message
     return re.sub(r'"([a-z]\w*)"', lambda m: '"' + m.group(1).replace("_", "-") + '"', message)
 
 
