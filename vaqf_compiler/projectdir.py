@@ -64,6 +64,9 @@ def check_output_dir(target: Path, force: bool, inputs: Iterable[Path | str | No
     elif target.exists():
         if not target.is_dir():
             raise VaqfError(f"{flag} {target} exists and is not a directory; choose another {flag}")
+        if inside(Path.cwd(), target):
+            raise VaqfError(f"{flag} {target} holds the current directory, and vaqf replaces the directory whole: "
+                            f"run it from outside (e.g. cd ..) or choose another {flag}")
         for given in inputs:
             if given is not None and Path(given).exists() and inside(Path(given), target):
                 raise VaqfError(f"{flag} {target} holds the input {given}; replacing it would delete the input: "

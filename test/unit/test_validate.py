@@ -159,6 +159,14 @@ def test_force_refuses_foreign_files_and_unmarked_directories(small_pt2, project
     assert not (m / "build").exists() and (m / MARKER).is_file()
 
 
+def test_output_holding_the_current_directory_is_refused(project, tmp_path, monkeypatch):
+    prj = tmp_path / "prj"
+    shutil.copytree(project, prj)
+    monkeypatch.chdir(prj)
+    with pytest.raises(VaqfError, match="holds the current directory"):
+        check_output_dir(Path("."), force=True)
+
+
 def test_force_replaces_a_project_written_before_the_marker(project, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(project, old)
