@@ -30,6 +30,7 @@ from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.interp import Interpreter
 from vaqf_compiler.interp.int_ops import INPUT_FORMAT_ATTR
 from vaqf_compiler.ir import describe
+from vaqf_compiler.validate import finite
 
 # Ops whose result is their input's data, moved: they inherit the input's scale.
 MOVES_DATA = (
@@ -76,6 +77,7 @@ def calibrate(module: ModuleOp, params: Mapping[str, np.ndarray], images: Iterab
         counts[op] += a.size
 
     for image in images:
+        finite(np.asarray(image), f"calibration image {used}")  # NaN would silently give 2**-15 scales
         interp.run(image, observe)
         image_max = max(image_max, float(np.abs(image).max(initial=0.0)))
         used += 1

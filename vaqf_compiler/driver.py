@@ -27,22 +27,27 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from vaqf_compiler.cost.boards import Board, load_board
+from vaqf_compiler.cost.boards import Board, is_board_file, load_board
 from vaqf_compiler.cost.model import Estimate
 from vaqf_compiler.cost.workload import extract_workload
 from vaqf_compiler.dse.search import Choice, Options, PrecisionResult, Searcher, check_target, choose_precision
 from vaqf_compiler.errors import VaqfError
-from vaqf_compiler.fsutil import write_text_atomically
+from vaqf_compiler import validate
+from vaqf_compiler.fsutil import write_files, write_text_atomically
 from vaqf_compiler.ir import print_ir
 from vaqf_compiler.models.deit import BUILTIN_CONFIGS
 from vaqf_compiler.progress import Progress
+from vaqf_compiler.projectdir import staged_project
 from vaqf_compiler.registry import make_registry_context
+
+if TYPE_CHECKING:
+    from vaqf_compiler.backends.hls import Board as HlsBoard
 
 STAGES = 6  # import, search, quantize, passes, reference, emit (+ csim)
 
@@ -50,6 +55,7 @@ STAGES = 6  # import, search, quantize, passes, reference, emit (+ csim)
 DUMP_POINTS = ("import", "fold-patch-embed", "mark-quantization", "assign-pot-rows", "calibrate",
                "partition-host-accel", "lower-to-accel", "assign-tiling")
 SCHEMES = ("vaqf", "mixed")
+RANDOM_CALIBRATION = "4 seeded random images"  # without --calibration (quantize_cmd.calibration_images)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,10 @@ class Request:
     pot_ratio: float | None = None  # mixed only; None: searched
     verbose: bool = False  # show torch's log when a .pt2 does not load
 
+    def inputs(self) -> list[Path]:
+        """The files this request reads: a replaced project directory must not hold them."""
+        return [Path(self.model), *(p for p in (self.calibration, self.tb_input) if p is not None)]
+
 
 @dataclass
 class CsimReport:
@@ -138,6 +148,7 @@ class Compiled:
     stages: list = field(default_factory=list)
     csim: CsimReport | None = None
     dumps: list[Path] = field(default_factory=list)
+    calibration: str = ""  # what the scales come from: the images, or the checkpoint's learned scales
 
     @property
     def scheme(self) -> str:
@@ -278,10 +289,73 @@ def run_csim(project: Path, progress: Progress) -> CsimReport:
     return CsimReport(bool(np.array_equal(codes_arr, golden)), len(images), int(codes_arr.size), top1, build, seconds)
 
 
-def compile_model(req: Request, progress: Progress | None = None,
-                  on_stage: Callable[[str], None] | None = None) -> Compiled:
-    """Run every stage; `VaqfError` (one line, with what to do) on any problem."""
-    from vaqf_compiler.backends.hls import BOARDS, HlsOptions, emit_project, write_project
+def hls_board(spec: str) -> HlsBoard:
+    """The HLS target of a board: a built-in's, or a board file's own part (never a built-in's of the same name)."""
+    from vaqf_compiler.backends.hls import BOARDS, Board as HlsBoard
+
+    board = load_board(spec)
+    if not is_board_file(spec):
+        if board.name not in BOARDS:
+            raise VaqfError(f"board {board.name!r} has a cost model but no HLS target; choose one of "
+                            f"{', '.join(sorted(BOARDS))}, or give a board file with its part")
+        return BOARDS[board.name]
+    if not board.part:
+        raise VaqfError(f"board file {spec} has no 'part': add the FPGA part run_hls.tcl targets, e.g. "
+                        'part = "xczu9eg-ffvb1156-2-e"')
+    return HlsBoard(board.name, board.part, Options().clock_mhz, "xrt" if board.host == "pcie" else "zynq")
+
+
+def check_request(req: Request) -> tuple[Board, HlsBoard, float]:
+    """Every argument of `req`, before any stage runs: (the board, its HLS target, the target FPS); one-line
+    `VaqfError`s."""
+    from vaqf_compiler.frontend.load import check_model_spec
+    from vaqf_compiler.intconst import MAX_INT_POT_BITS
+    from vaqf_compiler.mixed import MAX_WEIGHT_BITS, MIN_WEIGHT_BITS
+    from vaqf_compiler.projectdir import check_output_dir, inside
+
+    board, hls = load_board(req.board), hls_board(req.board)
+    target = check_target(req.target_fps)
+    if req.scheme not in SCHEMES:
+        raise VaqfError(f"unknown scheme {req.scheme!r}; choose {' or '.join(SCHEMES)}")
+    if req.scheme != "mixed" and (req.wbits is not None or req.pot_ratio is not None):
+        raise VaqfError("--wbits and --pot-ratio are options of --scheme mixed; add --scheme mixed or drop them")
+    if req.pot_ratio is not None and not 0.0 <= req.pot_ratio <= 1.0:
+        raise VaqfError(f"--pot-ratio must be in [0, 1], got {req.pot_ratio}")
+    if req.wbits is not None:
+        if not MIN_WEIGHT_BITS <= req.wbits <= MAX_WEIGHT_BITS:
+            raise VaqfError(f"--wbits must be in {MIN_WEIGHT_BITS}..{MAX_WEIGHT_BITS}, got {req.wbits}")
+        if req.wbits > MAX_INT_POT_BITS and req.pot_ratio != 0.0:
+            raise VaqfError(f"--wbits {req.wbits}: power-of-two rows take at most {MAX_INT_POT_BITS} bits in the "
+                            f"integer arithmetic; choose --wbits {MIN_WEIGHT_BITS}..{MAX_INT_POT_BITS}, or add "
+                            "--pot-ratio 0 (fixed-point rows only)")
+    validate.seed(req.seed)
+    if req.tb_input is None:
+        validate.count(req.tb_images, "--images")
+    from vaqf_compiler.cli.run_cmd import read_input
+
+    for flag, path in (("--calibration", req.calibration), ("--tb-input", req.tb_input)):
+        if path is not None:
+            validate.finite(read_input(path), f"{flag} {path}")
+    check_model_spec(req.model)
+    check_output_dir(req.project, req.force, req.inputs())
+    if req.dump.directory is not None and inside(req.dump.directory, req.project):
+        raise VaqfError(f"--dump-ir-dir {req.dump.directory} is inside the project {req.project}, which is "
+                        "written whole at the end: choose a directory outside it")
+    return board, hls, target
+
+
+def compile_model(req: Request, progress: Progress | None = None) -> Compiled:
+    """Check every argument, then run every stage into a staged directory that replaces `req.project` when
+    complete; `VaqfError` (one line, with what to do) on any problem."""
+    board, hls, target = check_request(req)
+    with staged_project(req.project, req.force, req.inputs()) as stage:
+        return run_stages(req, progress or Progress(STAGES + req.csim, None), stage, board, hls, target)
+
+
+def run_stages(req: Request, progress: Progress, out: Path, board: Board, hls: HlsBoard, target: float
+               ) -> Compiled:
+    """Every stage of a checked request (`check_request`), writing the project into the directory `out`."""
+    from vaqf_compiler.backends.hls import HlsOptions, emit_project
     from vaqf_compiler.calibrate import calibrate
     from vaqf_compiler.cli.quantize_cmd import calibration_images
     from vaqf_compiler.interp import entry_function, input_shape
@@ -292,24 +366,7 @@ def compile_model(req: Request, progress: Progress | None = None,
     from vaqf_compiler.passes.mark_quantization import MarkQuantizationPass
     from vaqf_compiler.passes.partition_host_accel import PartitionHostAccelPass
 
-    progress = progress or Progress(STAGES + req.csim, None)
-    # Cheap checks first: a typo must not wait for the model.
-    board = load_board(req.board)
-    if board.name not in BOARDS:
-        raise VaqfError(f"board {board.name!r} has a cost model but no HLS target; choose one of {', '.join(sorted(BOARDS))}")
-    target = check_target(req.target_fps)
-    if req.scheme not in SCHEMES:
-        raise VaqfError(f"unknown scheme {req.scheme!r}; choose {' or '.join(SCHEMES)}")
-    if req.scheme != "mixed" and (req.wbits is not None or req.pot_ratio is not None):
-        raise VaqfError("--wbits and --pot-ratio are options of --scheme mixed; add --scheme mixed or drop them")
-    if req.pot_ratio is not None and not 0.0 <= req.pot_ratio <= 1.0:
-        raise VaqfError(f"--pot-ratio must be in [0, 1], got {req.pot_ratio}")
-    from vaqf_compiler.frontend.load import check_model_spec
-
-    check_model_spec(req.model)
     project = req.project
-    if project.exists() and (not project.is_dir() or any(project.iterdir())) and not req.force:
-        raise VaqfError(f"{project} exists and is not empty; pass --force to replace it, or choose another -o")
     dumps: list[Path] = []
 
     progress.start("import", f"{req.model} -> vit IR")
@@ -322,6 +379,16 @@ def compile_model(req: Request, progress: Progress | None = None,
     progress.done(f"{sum(1 for op in module.walk() if op.name.startswith('vit.'))} vit ops, "
                   f"{sum(v.size for v in params.values()) / 1e6:.1f} M parameters")
     _dump("import", module, req, progress, dumps)
+    # The images, checked against the model's input (shape, finiteness, memory) before the other stages.
+    from vaqf_compiler.cli.emit_cmd import test_bench_images
+
+    shape = input_shape(entry_function(module))
+    tb = test_bench_images(req.tb_input, req.tb_images, shape, req.seed)
+    if fixed_bits is None:
+        images, source = calibration_images(req.calibration, shape, 4, req.seed)
+    if req.calibration is None and req.model not in BUILTIN_CONFIGS:
+        print(f"vaqf compile: warning: {req.model} is a trained model calibrated on {RANDOM_CALIBRATION}; its "
+              "scales (and accuracy) depend on them: pass --calibration with real images", file=sys.stderr)
 
     progress.start("search", f"activation precision and tiling for {target:g} FPS on {board.name} (cost model)")
     searcher, choice, how = _search(module, board, target, fixed_bits, req)
@@ -336,8 +403,6 @@ def compile_model(req: Request, progress: Progress | None = None,
     what = f"{wbits}-bit fixed-point/power-of-two weights" if mixed else "binary weights"
     progress.start("quantize", f"{what}, {bits}-bit activations, calibrated scales")
     if fixed_bits is None:
-        shape = input_shape(entry_function(module))
-        images, source = calibration_images(req.calibration, shape, 4, req.seed)
         _apply(FoldPatchEmbedPass(), module, req, progress, dumps)
         _apply(MarkQuantizationPass(wbits, bits, req.scheme), module, req, progress, dumps)
         if mixed:
@@ -348,7 +413,9 @@ def compile_model(req: Request, progress: Progress | None = None,
             _dump("assign-pot-rows", module, req, progress, dumps)
         calibrate(module, params, images)
         _dump("calibrate", module, req, progress, dumps)
-        note = f"calibrated on {source}"
+        note = calibration = f"calibrated on {source}"
+    else:
+        calibration = note
     progress.done(note)
 
     progress.start("passes", "partition-host-accel, lower-to-accel, assign-tiling")
@@ -357,24 +424,20 @@ def compile_model(req: Request, progress: Progress | None = None,
     _apply(AssignTilingPass(board=req.board, target_fps=target), module, req, progress, dumps)
     progress.done(f"{sum(1 for op in module.walk() if op.name == 'accel.engine')} engine layers")
 
-    fn = entry_function(module)
-    from vaqf_compiler.cli.emit_cmd import test_bench_images
-
-    tb = test_bench_images(req.tb_input, req.tb_images, input_shape(fn), req.seed)
     progress.start("reference", f"the integer reference's outputs for {len(tb)} test-bench image(s)")
     golden, host_ops, accel_seconds = _reference(module, params, tb, progress)
     progress.done()
 
     progress.start("emit", f"the HLS project in {project}")
     # the board's AXI width: every tile and row moves in half the words of the paper's 64-bit ports on ZU+
-    options = HlsOptions(board=BOARDS[board.name], port_bits=max(64, board.axi_port_bits // 64 * 64))
+    options = HlsOptions(board=hls, port_bits=max(64, board.axi_port_bits // 64 * 64))
     files = emit_project(module, params, options=options, tb_images=tb,
                          tb_golden_codes=golden, source=_model_name(req.model))
-    write_project(files, project, force=req.force)
+    write_files(out, files)
     # The lowered IR and its weights, to re-emit with other options (`vaqf emit PROJECT/ir/accel.mlir`).
-    (project / "ir").mkdir(exist_ok=True)
-    attach_sidecar(module, "accel.npz", save_params(project / "ir" / "accel.npz", params))
-    write_text_atomically(project / "ir" / "accel.mlir", print_ir(module))
+    (out / "ir").mkdir(exist_ok=True)
+    attach_sidecar(module, "accel.npz", save_params(out / "ir" / "accel.npz", params))
+    write_text_atomically(out / "ir" / "accel.mlir", print_ir(module))
     size = sum(len(b) for b in files.values())
     progress.done(f"{len(files)} files, {size / 1e6:.1f} MB")
 
@@ -383,10 +446,10 @@ def compile_model(req: Request, progress: Progress | None = None,
     if mixed:
         estimate = choice.result.estimate  # at the searched ratio (table rows are each at their own best)
     compiled = Compiled(req, board, _model_name(req.model), bits, wbits, table, choice, estimate, how, host_ops,
-                        accel_seconds, dumps=dumps)
+                        accel_seconds, dumps=dumps, calibration=calibration)
     if req.csim:
         progress.start("csim", f"g++ build and {len(tb)} image(s), compared with the integer reference")
-        compiled.csim = run_csim(project, progress)
+        compiled.csim = run_csim(out, progress)
         c = compiled.csim
         progress.done(("PASS" if c.passed else "FAIL") + f": build {c.build_seconds:.1f} s, "
                       f"{np.median(c.run_seconds):.1f} s per image")

@@ -51,7 +51,7 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         write(f)
 
 
-# Test hook (test_reliability.py): with VAQF_TEST_PAUSE_WRITE=STEP, `write_tree_atomically`
+# Test hook (test_reliability.py): with VAQF_TEST_PAUSE_WRITE=STEP, `staged_tree`
 # announces STEP on stderr and sleeps there, so a test can SIGKILL the writer at a known point.
 PAUSE_ENV = "VAQF_TEST_PAUSE_WRITE"
 
@@ -95,23 +95,39 @@ def _remove_stale_temporaries(parent: Path, name: str) -> None:
             pass
 
 
-def write_tree_atomically(target: Path, files: Mapping[str, bytes | str], replace: bool = False) -> None:
-    """Write a whole directory of `files` (relative path -> content) so that `target` appears complete or not at all.
+def write_files(root: Path, files: Mapping[str, bytes | str]) -> None:
+    """Write `files` (relative path -> content) under the directory `root`."""
+    check_relative_paths(files)
+    for i, rel in enumerate(sorted(files)):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = files[rel]
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        if i == len(files) // 2:
+            _pause("half written")
+
+
+def check_relative_paths(files: Mapping[str, bytes | str]) -> None:
+    for rel in files:
+        if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts or "\0" in rel:
+            raise ValueError(f"bad relative path {rel!r}: project files must stay inside the project")
+
+
+@contextmanager
+def staged_tree(target: Path, replace: bool = False) -> Iterator[Path]:
+    """A temporary directory beside `target` to build a whole tree in; it replaces `target` when the block ends.
 
     The tree is built in a temporary directory beside `target`, then renamed into
     place. An existing `target` must be empty unless `replace` is true; then the
     two are exchanged in one atomic step (renameat2; elsewhere two renames, with a
     moment where `target` is absent) and the old tree is removed afterwards. A
-    writer killed at any point leaves the old tree or the new one at `target`,
-    never a mix; its temporary tree (`.NAME.PID.*.tmp`) is removed by the next
-    write. `target` itself is replaced, never written through (a symlink there is
-    replaced, not followed). Raises `FileExistsError` (non-empty, `replace`
-    false), `NotADirectoryError` or `ValueError` (a path in `files` leaving the tree).
+    block that raises (or a writer killed at any point) leaves the old tree or the
+    new one at `target`, never a mix; a killed writer's temporary tree
+    (`.NAME.PID.*.tmp`) is removed by the next write. `target` itself is
+    replaced, never written through (a symlink there is replaced, not followed).
+    Raises `FileExistsError` (non-empty, `replace` false) or `NotADirectoryError`.
     """
     target = Path(target)
-    for rel in files:
-        if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts or "\0" in rel:
-            raise ValueError(f"bad relative path {rel!r}: project files must stay inside the project")
     if target.exists() or target.is_symlink():
         if not target.is_dir():
             raise NotADirectoryError(f"{target} exists and is not a directory")
@@ -122,13 +138,7 @@ def write_tree_atomically(target: Path, files: Mapping[str, bytes | str], replac
     _remove_stale_temporaries(parent, target.name)
     tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"))
     try:
-        for i, rel in enumerate(sorted(files)):
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            data = files[rel]
-            path.write_bytes(data.encode() if isinstance(data, str) else data)
-            if i == len(files) // 2:
-                _pause("half written")
+        yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         _pause("written")
         if target.exists() or target.is_symlink():
@@ -154,3 +164,13 @@ def write_tree_atomically(target: Path, files: Mapping[str, bytes | str], replac
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_tree_atomically(target: Path, files: Mapping[str, bytes | str], replace: bool = False) -> None:
+    """Write a whole directory of `files` (relative path -> content) so that `target` appears complete or not at all.
+
+    See `staged_tree`; also raises `ValueError` for a path in `files` leaving the tree.
+    """
+    check_relative_paths(files)
+    with staged_tree(target, replace) as tmp:
+        write_files(tmp, files)

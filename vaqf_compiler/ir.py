@@ -19,6 +19,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.parser import Parser
 from xdsl.printer import Printer
+from xdsl.utils.mlir_lexer import MLIRTokenKind, StringLiteral
 
 from vaqf_compiler.registry import make_registry_context
 
@@ -61,6 +62,21 @@ class LocatingParser(Parser):
         line = bisect.bisect_right(self._line_starts, pos)
         _LOCATIONS[op] = SourceLoc(self._name, line + self._line_offset, pos - self._line_starts[line - 1] + 1)
         return op
+
+    def parse_optional_str_literal(self) -> str | None:
+        """Also a literal whose escapes spell non-ASCII UTF-8 (how xDSL prints `"é.npz"`: `"\\C3\\A9.npz"`),
+        which xDSL's lexer takes for bytes: printed strings (paths, names) parse back as strings."""
+        if (text := super().parse_optional_str_literal()) is not None:
+            return text
+        token = self._current_token
+        if token.kind != MLIRTokenKind.BYTES_LIT:
+            return None
+        try:
+            text = StringLiteral.from_span(token.span).bytes_contents.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # really bytes
+        self._parse_optional_token(MLIRTokenKind.BYTES_LIT)
+        return text
 
     def parse_module(self, allow_implicit_module: bool = True) -> ModuleOp:
         module = super().parse_module(allow_implicit_module)

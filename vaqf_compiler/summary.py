@@ -82,6 +82,7 @@ def compile_summary(compiled, top: int = 5) -> str:
         f"vaqf compile: {compiled.model_name} on {compiled.board.name} for {r.target_fps:g} FPS -> {r.project}",
         f"  precision   {compiled.precision}  ({compiled.note})",
         f"  tiling      {design_line(compiled)}",
+        f"  calibrated  {compiled.calibration}",
         f"  predicted   {e.fps:.1f} FPS, {total_ms:.2f} ms per frame at {e.clock_mhz:g} MHz "
         "(cost model, docs/cost-model.md)",
         "",
@@ -125,6 +126,7 @@ def compile_json(compiled) -> dict:
         "bits": compiled.bits,
         "pot_ratio": e.design.pot_ratio if compiled.scheme == "mixed" else None,
         "choice": compiled.note,
+        "calibration": compiled.calibration,
         "fps": e.fps,
         "latency_ms": e.latency_ms,
         "clock_mhz": e.clock_mhz,

@@ -18,6 +18,36 @@ from vaqf_compiler.dialects import accel
 from vaqf_compiler.errors import VaqfError
 
 
+# Largest tile size accepted: 1024 x 1024 MACs is beyond every FPGA's DSPs and LUTs, and the
+# C simulation keeps tiles on the stack (a million-wide tile overflows it).
+MAX_TILE = 1024
+
+CPP_KEYWORDS = frozenset("""
+alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t char32_t class
+compl concept const consteval constexpr constinit const_cast continue co_await co_return co_yield decltype
+default delete do double dynamic_cast else enum explicit export extern false float for friend goto if inline
+int long mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public register
+reinterpret_cast requires return short signed sizeof static static_assert static_cast struct switch template
+this thread_local throw true try typedef typeid typename union unsigned using virtual void volatile wchar_t
+while xor xor_eq""".split())
+
+
+def check_cpp_name(name: str, what: str) -> None:
+    """`name` can name a C++ function of the generated project: an ASCII identifier, not a keyword,
+    not `main` (the host's) and not reserved to the implementation (`__x`, `_X`)."""
+    why = None
+    if not (name.isascii() and name.isidentifier()):
+        why = "is not a C++ identifier (letters, digits and _, not starting with a digit)"
+    elif name in CPP_KEYWORDS:
+        why = "is a C++ keyword"
+    elif name == "main":
+        why = "is the host program's entry point"
+    elif name.startswith("__") or (name[0] == "_" and len(name) > 1 and name[1].isupper()):
+        why = "is reserved to the C++ implementation"
+    if why:
+        raise VaqfError(f"{what} {name!r} {why}; choose another, e.g. vaqf_top")
+
+
 @dataclass(frozen=True)
 class Tiling:
     """Tile sizes of the shared engine's two MAC arrays."""
@@ -33,6 +63,10 @@ class Tiling:
         for name in ("tm", "tn", "nh", "tm_q", "tn_q", "pot_tm"):
             if getattr(self, name) < 1:
                 raise VaqfError(f"tiling: {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("tm", "tn", "nh", "tm_q", "tn_q", "pot_tm"):
+            if getattr(self, name) > MAX_TILE:
+                raise VaqfError(f"tiling: {name} must be <= {MAX_TILE} (no FPGA holds a wider MAC array), "
+                                f"got {getattr(self, name)}")
         if self.tn % self.nh:
             raise VaqfError(f"tiling: tn={self.tn} must be a multiple of nh={self.nh}")
 
@@ -67,8 +101,7 @@ class HlsOptions:
     def check(self) -> None:
         if self.port_bits < 64 or self.port_bits % 64 or self.port_bits > 1024:
             raise VaqfError(f"port width must be a multiple of 64 up to 1024 bits, got {self.port_bits}")
-        if not self.top.isidentifier():
-            raise VaqfError(f"top function name {self.top!r} is not a C++ identifier")
+        check_cpp_name(self.top, "top function name")
 
     def with_tiling(self, tiling: Tiling) -> HlsOptions:
         return replace(self, tiling=tiling)

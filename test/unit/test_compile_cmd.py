@@ -94,7 +94,8 @@ def test_text_summary_has_the_table(small_pt2, tmp_path, capsys):
     prj = tmp_path / "prj"
     assert main(["compile", str(small_pt2), "--target-fps", TARGET, "-o", str(prj), "--quiet"]) == 0
     captured = capsys.readouterr()
-    assert captured.err == ""  # --quiet: no progress
+    # --quiet: no progress; the warning about random calibration images stays
+    assert [ln for ln in captured.err.splitlines() if not ln.startswith("vaqf compile: warning:")] == []
     out = captured.out
     for text in ("precision   W1A", "tiling      16-bit array", "predicted", "DSP", "LUT", "BRAM36",
                  "time per frame by kind", "top layers", "stages      import", f"report      {prj / 'report.html'}"):
@@ -120,7 +121,8 @@ def test_dump_ir_dir_writes_one_numbered_file_per_stage(compiled):
 def test_dump_ir_after_one_stage_goes_to_stderr(small_pt2, tmp_path, capsys):
     assert main(["compile", str(small_pt2), "--target-fps", TARGET, "-o", str(tmp_path / "p"),
                  "--dump-ir-after", "assign-tiling", "--quiet"]) == 0
-    err = capsys.readouterr().err  # --quiet silences the progress, not the dump asked for
+    err = capsys.readouterr().err  # --quiet silences the progress, not the dump asked for (nor warnings)
+    err = "".join(ln for ln in err.splitlines(keepends=True) if not ln.startswith("vaqf compile: warning:"))
     assert err.startswith("// -----// IR Dump After") and err.count("// -----// IR Dump After") == 1
     assert "// -----// IR Dump After assign-tiling //----- //" in err and "#accel.tiling" in err
 

@@ -186,11 +186,16 @@ def test_refuses_to_overwrite_without_force(small, w1a8, tmp_path):
     out = tmp_path / "prj"
     write_project(files, out)
     (out / "mine.txt").write_text("keep")
-    with pytest.raises(VaqfError, match="not empty; use --force"):
+    with pytest.raises(VaqfError, match="not empty; pass --force"):
         write_project(files, out)
     assert (out / "mine.txt").read_text() == "keep"
+    with pytest.raises(VaqfError, match=r"holds files vaqf did not write \(mine.txt\)"):
+        write_project(files, out, force=True)  # --force replaces only what vaqf wrote
+    assert (out / "mine.txt").read_text() == "keep"
+    (out / "mine.txt").unlink()
+    (out / "build").mkdir()  # what `vaqf csim` adds is vaqf's
     write_project(files, out, force=True)
-    assert not (out / "mine.txt").exists() and (out / "kernel" / "vaqf_top.cpp").is_file()
+    assert not (out / "build").exists() and (out / "kernel" / "vaqf_top.cpp").is_file()
     (tmp_path / "empty").mkdir()
     write_project(files, tmp_path / "empty")  # an empty directory is fine
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
@@ -252,7 +257,7 @@ def test_emit_and_csim_from_the_command_line(lowered_file, tmp_path, capsys):
     assert main(["emit", str(lowered_file), "-o", str(prj), "--tb-images", "2"]) == 0
     assert "test bench of 2 image(s)" in capsys.readouterr().out
     assert main(["emit", str(lowered_file), "-o", str(prj)]) == 1
-    assert "not empty; use --force" in capsys.readouterr().err
+    assert "not empty; pass --force" in capsys.readouterr().err
     assert main(["csim", str(prj), "-o", str(tmp_path / "y.npy")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("PASS: 20 output codes of 2 image(s) bit-identical")  # W1A8

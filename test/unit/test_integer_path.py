@@ -136,7 +136,7 @@ def test_calibration_images_of_the_wrong_shape(tmp_path, capsys, imported_file):
     np.save(tmp_path / "c.npy", np.zeros((2, 3, 32, 32), np.float32))
     assert main(["quantize", str(imported_file), "--calibration", str(tmp_path / "c.npy"),
                  "-o", str(tmp_path / "q.mlir")]) == 1
-    assert "expected [N, 3, 224, 224]" in capsys.readouterr().err
+    assert "a batch [N, 3, 224, 224]" in capsys.readouterr().err
 
 
 # ----- the mixed scheme (fixed-point and power-of-two weight rows; ours) ---------------------

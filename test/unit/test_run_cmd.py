@@ -150,7 +150,7 @@ def test_wrong_input_shape(vaqf, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((3, IMG, IMG), np.float32))
     expect_error(
         vaqf, capsys, ["run", str(ir), "--input", str(tmp_path / "x.npy")],
-        "has shape [3, 8, 8]", f"expects one image [{C}, {IMG}, {IMG}] or a batch [N, {C}, {IMG}, {IMG}]",
+        "has shape [3, 8, 8]", f"expected one image [{C}, {IMG}, {IMG}] or a batch [N, {C}, {IMG}, {IMG}]",
     )
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from vaqf_compiler.cost.boards import builtin_boards
 from vaqf_compiler.cli.model_arg import MODEL_HELP
-from vaqf_compiler.driver import DUMP_POINTS, SCHEMES, STAGES, Compiled, DumpIR, Request, compile_model
+from vaqf_compiler.driver import DUMP_POINTS, SCHEMES, STAGES, Compiled, DumpIR, Request, check_request, run_stages
+from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.progress import Progress
+from vaqf_compiler.projectdir import staged_project
 from vaqf_compiler.report.write import write_report
 from vaqf_compiler.summary import compile_json, compile_summary
 
@@ -55,6 +57,13 @@ IR dumps (as mlir-opt's --mlir-print-ir-after):
   --dump-ir-dir DIR      one file per stage, DIR/NN-NAME.mlir (NN: its place in the
                          pipeline); alone it dumps every stage. Without it: stderr.
 
+calibration:
+  --calibration X.npy gives real images [N, C, H, W] (normalised as in training;
+  NaN or infinite values are refused). Without it, 4 seeded random images are
+  used: fine to exercise the flow on a built-in model with random weights, not
+  for a trained one, whose scales (and accuracy) depend on real images: vaqf
+  warns, and the summary's `calibrated` line says which images were used.
+
 output:
   progress per stage on stderr (--quiet: none); the summary on stdout
   (--json: a JSON object instead). Exit status 1 with a one-line error,
@@ -80,7 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", help=MODEL_HELP)
-    p.add_argument("--board", default="zcu102", help="the FPGA board (default zcu102)")
+    p.add_argument("--board", default="zcu102",
+                   help="the FPGA board: a built-in name (default zcu102) or a board .toml file with its part")
     p.add_argument("--scheme", choices=SCHEMES, default="vaqf",
                    help="weights: vaqf (binary, default) or mixed (fixed-point + power-of-two rows, ours)")
     p.add_argument("--wbits", type=int, metavar="B", help="--scheme mixed: weight bits (default 4)")
@@ -89,10 +99,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target-fps", type=float, required=True, metavar="FPS", help="frame rate to meet")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="the project directory to write")
     p.add_argument("--calibration", metavar="X.npy", type=Path,
-                   help="calibration images [N, C, H, W] (default: 4 seeded random images)")
+                   help="calibration images [N, C, H, W], finite values (default: 4 seeded random images: "
+                        "fine for a built-in model, not for a trained one)")
     p.add_argument("--tb-input", metavar="X.npy", type=Path, help="test-bench images [N, C, H, W]")
-    p.add_argument("--images", type=int, default=1, metavar="N",
-                   help="seeded random test-bench images without --tb-input (default 1)")
+    p.add_argument("--images", type=int, metavar="N",
+                   help="seeded random test-bench images, instead of --tb-input (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of a built-in model and of random images (default 0)")
     p.add_argument("--csim", action="store_true", help="C-simulate the project afterwards (needs g++)")
     p.add_argument("--force", action="store_true", help="replace a non-empty output directory")
@@ -106,19 +117,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def request_of(args: argparse.Namespace) -> Request:
+    if args.tb_input is not None and args.images is not None:
+        raise VaqfError("--images counts random test-bench images, --tb-input gives them: drop one")
     return Request(args.model, args.board, args.target_fps, args.output, seed=args.seed,
-                   calibration=args.calibration, tb_input=args.tb_input, tb_images=args.images, csim=args.csim,
+                   calibration=args.calibration, tb_input=args.tb_input,
+                   tb_images=1 if args.images is None else args.images, csim=args.csim,
                    force=args.force, dump=DumpIR.of(args.dump_ir_after, args.dump_ir_dir), scheme=args.scheme,
                    wbits=args.wbits, pot_ratio=args.pot_ratio, verbose=args.verbose)
 
 
 def compile_and_report(req: Request, progress: Progress) -> Compiled:
-    """Every stage, then the report (its own stage)."""
-    compiled = compile_model(req, progress)
-    progress.start("report", "report.html and report.md")
-    html = write_report(compiled, req.project)
-    progress.done(str(html))
-    compiled.stages = progress.stages
+    """Every argument checked, then every stage and the report (its own stage) written into a staged
+    directory, which replaces the project only when all of it (C simulation included) is complete."""
+    board, hls, target = check_request(req)
+    with staged_project(req.project, req.force, req.inputs()) as stage:
+        compiled = run_stages(req, progress, stage, board, hls, target)
+        progress.start("report", "report.html and report.md")
+        html = write_report(compiled, stage)
+        progress.done(str(req.project / html.relative_to(stage)))
+        compiled.stages = progress.stages
     return compiled
 
 

@@ -13,6 +13,8 @@ from vaqf_compiler.backends.hls.csim import cycle_report
 from vaqf_compiler.cli.run_cmd import read_input
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_atomically
+from vaqf_compiler.projectdir import read_meta
+from vaqf_compiler import validate
 
 DESCRIPTION = """\
 C-simulate a project written by `vaqf emit`: compile the kernel and the
@@ -55,13 +57,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Every argument before the build: the project, its images' shape, the output and build paths.
+    meta = read_meta(args.project)
+    if args.output is not None:
+        validate.output_file(args.output, "-o")
+    validate.build_dir(args.build_dir)
     images = None
     if args.input is not None:
-        images = read_input(args.input).astype(np.float32)
-        if images.ndim == 3:
-            images = images[None]
-    if not args.project.is_dir():
-        raise VaqfError(f"project directory {args.project} not found")
+        images = validate.image_batch(read_input(args.input), tuple(meta["image"]), f"--input {args.input}")
+        images = images.astype(np.float32)
     result = csim(args.project, images, build_dir=args.build_dir, cxx=args.cxx, sanitize=args.sanitize)
     if args.output is not None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,12 @@ from vaqf_compiler.backends.hls import BOARDS, HlsOptions, Tiling, emit_project,
 from vaqf_compiler.backends.hls.program import check_lowered, entry_function
 from vaqf_compiler.cli.run_cmd import read_input
 from vaqf_compiler.diagnostics import read_ir_file
+from vaqf_compiler.driver import hls_board
+from vaqf_compiler import validate
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.interp import Interpreter
 from vaqf_compiler.params import load_params
+from vaqf_compiler.projectdir import check_output_dir
 
 DESCRIPTION = """\
 Emit the accelerator of a lowered model (the accel dialect, after
@@ -52,14 +56,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ir", metavar="MODEL.mlir", type=Path, help="lowered accel IR (its weights .npz beside it)")
     p.add_argument("-o", "--output", metavar="DIR", type=Path, required=True, help="the project directory")
     p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory")
-    p.add_argument("--board", choices=sorted(BOARDS),
-                   help="target board (default: the one assign-tiling chose, else zcu102)")
+    p.add_argument("--board", metavar="BOARD",
+                   help=f"target board: {', '.join(sorted(BOARDS))} or a board .toml file with its part "
+                        "(default: the one assign-tiling chose, else zcu102)")
     p.add_argument("--port-bits", type=int, default=64, help="AXI data width, a multiple of 64 (default 64)")
     p.add_argument("--top", default="vaqf_top", help="name of the kernel's top function (default vaqf_top)")
     p.add_argument("--tiling", metavar="TM,TN,NH,TM_Q,TN_Q",
                    help="override the tiling (default: the IR's from assign-tiling, else built-in defaults)")
     p.add_argument("--tb-input", metavar="X.npy", type=Path, help="test-bench images")
-    p.add_argument("--tb-images", type=int, default=1, help="random test-bench images without --tb-input (1)")
+    p.add_argument("--tb-images", type=int, help="random test-bench images, instead of --tb-input (default 1)")
     p.set_defaults(func=run)
 
 
@@ -77,30 +82,35 @@ def test_bench_images(tb_input: Path | None, count: int, shape: tuple[int, ...],
                       count_flag: str = "--images") -> np.ndarray:
     """The test bench's float images: from `tb_input` (.npy, one image or a batch), else `count` random ones."""
     if tb_input is not None:
-        x = read_input(tb_input).astype(np.float32)
-        x = x[None] if x.shape == shape else x
-        if x.ndim != len(shape) + 1 or x.shape[1:] != shape or len(x) == 0:
-            dims = ", ".join(map(str, shape))
-            raise VaqfError(f"--tb-input has shape {list(x.shape)}; expected [N, {dims}] or [{dims}]")
+        x = validate.image_batch(read_input(tb_input), shape, f"--tb-input {tb_input}").astype(np.float32)
+        validate.finite(x, f"--tb-input {tb_input}")
         return x
-    if count < 1:
-        raise VaqfError(f"{count_flag} must be >= 1, got {count}")
+    validate.random_images(count, shape, count_flag)
     return np.random.default_rng(seed).standard_normal((count, *shape)).astype(np.float32)
 
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
+    # Every argument before any work: names, tiling, counts, the output directory.
+    options = HlsOptions(top=args.top, port_bits=args.port_bits, board=hls_board(args.board or "zcu102"),
+                         tiling=parse_tiling(args.tiling) if args.tiling else None)
+    options.check()
+    if options.tiling is not None:
+        options.tiling.check()
+    if args.tb_input is not None and args.tb_images is not None:
+        raise VaqfError("--tb-images counts random test-bench images, --tb-input gives them: drop one")
+    tb_images = validate.count(1 if args.tb_images is None else args.tb_images, "--tb-images")
+    check_output_dir(args.output, args.force, [args.ir, args.tb_input])
     module = read_ir_file(args.ir)
     check_lowered(entry_function(module))  # fail fast on vit-level IR, before any work
     params = load_params(module, args.ir)
-    board = args.board or _ir_board(module) or "zcu102"
-    options = HlsOptions(top=args.top, port_bits=args.port_bits, board=BOARDS[board],
-                         tiling=parse_tiling(args.tiling) if args.tiling else None)
+    if args.board is None:
+        options = replace(options, board=BOARDS[_ir_board(module) or "zcu102"])
     interp = Interpreter(module, params, "int")
-    images = test_bench_images(args.tb_input, args.tb_images, interp.input_shape, count_flag="--tb-images")
+    images = test_bench_images(args.tb_input, tb_images, interp.input_shape, count_flag="--tb-images")
     files = emit_project(module, params, options=options, tb_images=images,
                          tb_golden_codes=reference_codes(interp, images), source=args.ir.name)
-    write_project(files, args.output, force=args.force)
+    write_project(files, args.output, force=args.force, inputs=[args.ir, args.tb_input])
     size = sum(len(b) for b in files.values())
     print(f"{args.output}: {len(files)} files, {size / 1e6:.1f} MB, test bench of {len(images)} image(s) "
           f"({time.perf_counter() - t0:.1f} s); next: vaqf csim {args.output}")

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 
+from vaqf_compiler import validate
 from vaqf_compiler.calibrate import apply_learned_scales
 from vaqf_compiler.cli.quantize_cmd import (
     add_scheme_arguments,
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.output
     if out.suffix != ".mlir":
         raise VaqfError(f"the output must be a .mlir file, got {out}")
+    validate.output_file(out, "-o")
     start = time.perf_counter()
     marker, ratio = None, None
     given = [f"--{name.replace('_', '-')}" for name in ("scheme", "wbits", "abits", "pot_ratio")

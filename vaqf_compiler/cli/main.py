@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from vaqf_compiler import __version__
+from vaqf_compiler import __version__, validate
 from vaqf_compiler.cli import (
     compile_cmd,
     csim_cmd,
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        validate.common(args)
         return int(args.func(args) or 0)
     except VaqfError as e:
         print(f"vaqf {args.command}: error: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import threading
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import IO
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
-from xdsl.utils.arg_spec import parse_pipeline
+from xdsl.utils.arg_spec import ArgSpec, parse_pipeline
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException
 
 from vaqf_compiler import registry
@@ -111,12 +112,44 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------
 
 
+# An unquoted option value holding a path (`board=boards/mine.toml`), which xDSL's lexer refuses.
+_PATH_VALUE = re.compile(r'(?<=[{\s])([A-Za-z_][\w-]*)=([^\s"{},=]*(?:/|\.toml\b)[^\s"{},=]*)')
+
+
+def _quote_paths(text: str) -> str:
+    return _PATH_VALUE.sub(lambda m: f'{m.group(1)}="{m.group(2)}"', text)
+
+
+def _with_floats(spec: ArgSpec, pass_cls: type[ModulePass]) -> ArgSpec:
+    """`target-fps=1e9`: xDSL reads exponent notation as a string; a float option takes it as a float."""
+    hints = typing.get_type_hints(pass_cls)
+    params = dict(spec.parameters)
+    for key, values in params.items():
+        hint = hints.get(key.replace("-", "_"))
+        if hint is float or float in typing.get_args(hint):
+            converted = []
+            for v in values:
+                try:
+                    converted.append(float(v) if isinstance(v, str) else v)
+                except ValueError:
+                    converted.append(v)
+            params[key] = tuple(converted)
+    return ArgSpec(spec.name, params)
+
+
+def _dashed(message: str) -> str:
+    """xDSL names options by their fields (`target_fps`); the docs and the -p syntax spell them `target-fps`."""
+    if "expected arguments" not in message:
+        return message
+    return re.sub(r'"([a-z]\w*)"', lambda m: '"' + m.group(1).replace("_", "-") + '"', message)
+
+
 def build_pipeline(specs: Sequence[str]) -> list[ModulePass]:
     """Pass instances for `-p` arguments; `UsageError` for an unknown pass or bad options."""
     passes: list[ModulePass] = []
     for text in specs:
         try:
-            arg_specs = list(parse_pipeline(text))
+            arg_specs = list(parse_pipeline(_quote_paths(text)))
         except ArgSpecParseError as e:
             raise UsageError(f"invalid pass pipeline '{text}': {_arg_spec_message(e)}") from None
         for spec in arg_specs:
@@ -124,9 +157,10 @@ def build_pipeline(specs: Sequence[str]) -> list[ModulePass]:
             if factory is None:
                 raise UsageError(f"unknown pass '{spec.name}' (available: {', '.join(registry.PASSES) or 'none'})")
             try:
-                passes.append(factory().from_pass_spec(spec))
+                pass_cls = factory()
+                passes.append(pass_cls.from_pass_spec(_with_floats(spec, pass_cls)))
             except (Exception, ArgSpecParseError) as e:
-                raise UsageError(f"invalid options for pass '{spec.name}': {e}") from None
+                raise UsageError(f"invalid options for pass '{spec.name}': {_dashed(str(e))}") from None
     return passes
 
 

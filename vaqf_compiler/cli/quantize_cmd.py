@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 
+from vaqf_compiler import validate
 from vaqf_compiler.calibrate import calibrate
 from vaqf_compiler.cli.run_cmd import read_input
 from vaqf_compiler.errors import VaqfError
@@ -98,15 +99,13 @@ def describe_scheme(marker: MarkQuantizationPass, ratio: float | None) -> str:
 
 
 def calibration_images(path: Path | None, shape: tuple[int, ...], count: int, seed: int) -> tuple[np.ndarray, str]:
-    """The images of --calibration, checked against the model's input, or `count` seeded random ones."""
+    """The images of --calibration, checked against the model's input and for finiteness, or `count` seeded
+    random ones."""
     if path is not None:
-        images = read_input(path)
-        if images.ndim != len(shape) + 1 or images.shape[1:] != shape or len(images) == 0:
-            dims = ", ".join(map(str, shape))
-            raise VaqfError(f"calibration images have shape {list(images.shape)}; expected [N, {dims}] with N >= 1")
+        images = validate.image_batch(read_input(path), shape, f"calibration images {path}")
+        validate.finite(images, f"calibration images {path}")
         return images, str(path)
-    if count < 1:
-        raise VaqfError(f"--calibration-images must be >= 1, got {count}")
+    validate.random_images(count, shape, "--calibration-images")
     images = np.random.default_rng(seed).standard_normal((count, *shape)).astype(np.float32)
     return images, f"{count} seeded random images"
 
@@ -127,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
         raise VaqfError(f"the output must be a .mlir file, got {args.output}")
     start = time.perf_counter()
     marker, ratio = scheme_marker(args.scheme, args.wbits, args.abits, args.pot_ratio)  # checks before any work
+    validate.output_file(args.output, "-o")
+    if args.calibration is None:
+        validate.count(args.calibration_images, "--calibration-images")
     from vaqf_compiler.cli.model_arg import resolve_model
 
     model = resolve_model(args.ir, seed=args.seed)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vaqf_compiler import validate
 from vaqf_compiler.diagnostics import read_ir_file
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler.fsutil import write_atomically
@@ -86,20 +87,13 @@ def read_input(path: Path) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output is not None:
+        validate.output_file(args.output, "-o")
     module = read_ir_file(args.ir)
     x = read_input(args.input)
     interp = Interpreter(module, load_params(module, args.ir), args.mode)
-    want = interp.input_shape
-    dims = ", ".join(map(str, want))
-    if x.shape == want:
-        batch, images = False, x[None]
-    elif x.ndim == len(want) + 1 and x.shape[1:] == want and len(x) > 0:
-        batch, images = True, x
-    else:
-        raise VaqfError(
-            f"input {args.input} has shape {list(x.shape)}; {args.ir} expects one image [{dims}]"
-            f" or a batch [N, {dims}] with N >= 1"
-        )
+    batch = x.shape != interp.input_shape
+    images = validate.image_batch(x, interp.input_shape, f"input {args.input} (for {args.ir})")
     logits = np.stack([interp.run(img) for img in images])
     if not np.all(np.isfinite(logits)):
         print("vaqf run: warning: some logits are not finite", file=sys.stderr)

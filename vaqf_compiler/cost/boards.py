@@ -126,7 +126,7 @@ def load_board(spec: str) -> Board:
     spec = spec.strip()
     if not spec:
         raise VaqfError("no board given; choose one of: " + ", ".join(builtin_boards()) + " (or a .toml file)")
-    if spec.endswith(".toml") or "/" in spec:
+    if is_board_file(spec):
         path = Path(spec)
         if not path.is_file():
             raise VaqfError(f"board file {spec} not found")
@@ -141,3 +141,9 @@ def load_board(spec: str) -> Board:
             f"unknown board {spec!r}; choose one of: {', '.join(builtin_boards())} (or the path of a .toml board file)"
         )
     return _parse_text(_builtin_dir().joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"board {name}")
+
+
+def is_board_file(spec: str) -> bool:
+    """A board given as a TOML file's path rather than a built-in name."""
+    spec = spec.strip()
+    return spec.endswith(".toml") or "/" in spec
