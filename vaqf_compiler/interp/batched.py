@@ -14,14 +14,13 @@ takes [B, C, H, W] and returns the logits [B, ...] as float32.
 - `fake-quant`: float, with the weights the accelerator has and every k-bit
   activation rounded to its format (`batched_float.fake_quantize`).
 
-Matrix products run with TF32 and reduced-precision reductions disabled and
-float32 matmul precision "highest" (restored afterwards). `device` is "cpu" or
+Matrix products run with TF32 (and oneDNN's bf16 paths) and reduced-precision
+reductions disabled (`exact_float_matmuls`; restored afterwards). `device` is "cpu" or
 "cuda" (a clear error when CUDA is absent).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,27 +53,33 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def _precision_switches() -> list[tuple[object, str, object]]:
+    """(owner, attribute, exact value) of every switch that could make a float32 product inexact."""
+    b = torch.backends
+    switches: list[tuple[object, str, object]] = [
+        (b.cuda.matmul, "allow_fp16_reduced_precision_reduction", False),
+        (b.cuda.matmul, "allow_bf16_reduced_precision_reduction", False),
+    ]
+    if hasattr(b.cuda.matmul, "fp32_precision"):  # torch >= 2.9: the new API only (mixing the two is an error)
+        switches += [(b.cuda.matmul, "fp32_precision", "ieee"), (b.cudnn.conv, "fp32_precision", "ieee"),
+                     (b.mkldnn.matmul, "fp32_precision", "ieee"), (b.mkldnn.conv, "fp32_precision", "ieee")]
+    else:
+        switches += [(b.cuda.matmul, "allow_tf32", False), (b.cudnn, "allow_tf32", False)]
+    return switches
+
+
 @contextmanager
 def exact_float_matmuls() -> Iterator[None]:
-    """Full-precision float32/float64 products: no TF32, no reduced-precision reductions."""
-    cuda_mm, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # newer torch prefers fp32_precision; these still take effect
-        saved = (torch.get_float32_matmul_precision(), cuda_mm.allow_tf32, cudnn.allow_tf32,
-                 cuda_mm.allow_fp16_reduced_precision_reduction, cuda_mm.allow_bf16_reduced_precision_reduction)
-        torch.set_float32_matmul_precision("highest")
-        cuda_mm.allow_tf32 = cudnn.allow_tf32 = False
-        cuda_mm.allow_fp16_reduced_precision_reduction = False
-        cuda_mm.allow_bf16_reduced_precision_reduction = False
+    """Full-precision float32/float64 products inside: no TF32/bf16 paths, no reduced-precision reductions."""
+    switches = _precision_switches()
+    saved = [getattr(owner, name) for owner, name, _ in switches]
     try:
+        for owner, name, value in switches:
+            setattr(owner, name, value)
         yield
     finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.set_float32_matmul_precision(saved[0])
-            cuda_mm.allow_tf32, cudnn.allow_tf32 = saved[1], saved[2]
-            cuda_mm.allow_fp16_reduced_precision_reduction = saved[3]
-            cuda_mm.allow_bf16_reduced_precision_reduction = saved[4]
+        for (owner, name, _), value in zip(switches, saved, strict=True):
+            setattr(owner, name, value)
 
 
 class Build:
@@ -115,6 +120,10 @@ class BatchedReference:
         self._interp = Interpreter(module, params, "int" if mode == "int" else "float")
         self.function = self._interp.function
         self.input_shape = self._interp.input_shape
+        if mode == "int":  # an unquantized module fails here, with what to do
+            fmt = ic.format_of(self.function.body.block.args[0])
+            self._in_step = ic.step_of(fmt, self.function)
+            self._in_range = fmt.code_range
         build = Build(self._interp, self.device, fake_quant=mode == "fake-quant")
         kernels = INT_KERNELS if mode == "int" else FLOAT_KERNELS
         self._steps: list[_Step] = []
@@ -132,11 +141,7 @@ class BatchedReference:
             self._steps.append(_Step(op, builder(op, build), tuple(op.operands)))
         if self._result is None:
             raise VaqfError("the function has no func.return", where=describe(self.function))
-        arg = self.function.body.block.args[0]
         if mode == "int":
-            fmt = ic.format_of(arg)
-            self._in_step = ic.step_of(fmt, self.function)
-            self._in_range = fmt.code_range
             self._out_step = ic.step_of(ic.format_of(self._result), self._result.owner)
 
     def _check(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:

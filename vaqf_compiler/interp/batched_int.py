@@ -47,32 +47,55 @@ def matmul_dtype(bound: float, what: str) -> torch.dtype:
     return torch.float32 if bound < 2.0**FLOAT32_EXACT_BITS else torch.float64
 
 
-def round_shift(x: torch.Tensor, shift: int | torch.Tensor) -> torch.Tensor:
-    """floor(x / 2**shift + 1/2) on int64 (`fixedpoint.round_shift`); a tensor of shifts must be > 0."""
-    if isinstance(shift, torch.Tensor):
-        return (x + (torch.ones_like(x) << (shift - 1))) >> shift
-    if shift <= 0:
-        return x << -shift
-    return (x + (1 << (shift - 1))) >> shift
+# int8 x int8 products on the CPU (`torch._int_mm`, int32 accumulators) are exact when every
+# partial sum is below 2^31 and a pair of u8 x s8 products fits int16 (2 * 255 * max|w| < 2^15):
+# x86 kernels without VNNI add pairs of products in int16 with saturation (oneDNN, "Nuances of
+# int8 computations"); with |w| <= 64 that never saturates. Binary weights (|w| = 1) and
+# mixed 4-bit weights (|w| <= 2^6) qualify.
+INT8_MAX_WEIGHT = 64
 
 
-def to_codes(scaled: torch.Tensor, shift: int, lo: int, hi: int, binary: bool = False) -> torch.Tensor:
-    """`fixedpoint.to_codes` on int64 tensors."""
-    if binary:
-        return torch.where(scaled >= 0, 1, -1).to(torch.int64)
-    return torch.clamp(round_shift(scaled, shift), lo, hi)
+def int8_exact(device: torch.device, input_range: tuple[int, int], codes: np.ndarray, bound: float) -> bool:
+    """Whether an FC layer's product may run as an int8 GEMM, exactly (CPU only)."""
+    lo, hi = input_range
+    return (device.type == "cpu" and -128 <= lo and hi <= 127 and bound < 2.0**31
+            and float(np.abs(codes).max(initial=0)) <= INT8_MAX_WEIGHT)
+
+
+def to_int64(acc: torch.Tensor) -> torch.Tensor:
+    """A product of codes (integers in float) as a fresh int64 tensor; float32 ones (< 2^24) via int32, faster."""
+    if acc.dtype == torch.float32:
+        return acc.to(torch.int32).to(torch.int64)
+    return acc.to(torch.int64)
 
 
 class Requant:
-    """`fixedpoint.Requant` with its multiplier and offset on the device."""
+    """`fixedpoint.Requant` on the device: to_codes(acc × M + O, S), computed in place.
+
+    The rounding constant 2^(S-1) is folded into the offset: (acc·M + (O + 2^(S-1))) >> S
+    equals `fixedpoint.round_shift(acc·M + O, S)` (int64 addition is associative).
+    """
 
     def __init__(self, rq: fx.Requant, build):
         self.multiplier = build.tensor(rq.multiplier, torch.int64)
         self.offset = build.tensor(rq.offset, torch.int64)
         self.shift = int(rq.shift)
+        self.rounded_offset = self.offset + (1 << (self.shift - 1)) if self.shift > 0 else self.offset
+
+    def finish(self, scaled: torch.Tensor, lo: int, hi: int, binary: bool) -> torch.Tensor:
+        """to_codes(scaled + O, S); `scaled` is a fresh int64 tensor, overwritten."""
+        if binary:  # the sign of the unrounded value
+            return torch.where(scaled.add_(self.offset) >= 0, 1, -1).to(torch.int64)
+        scaled.add_(self.rounded_offset)
+        if self.shift > 0:
+            scaled.bitwise_right_shift_(self.shift)
+        else:
+            scaled.bitwise_left_shift_(-self.shift)
+        return scaled.clamp_(lo, hi)
 
     def __call__(self, acc: torch.Tensor, lo: int, hi: int, binary: bool) -> torch.Tensor:
-        return to_codes(acc * self.multiplier + self.offset, self.shift, lo, hi, binary)
+        """`acc` is a fresh int64 tensor, overwritten."""
+        return self.finish(acc.mul_(self.multiplier), lo, hi, binary)
 
 
 def _checked(op: Operation, compute):
@@ -94,12 +117,21 @@ def _fully_connected(op: Operation, build, weight: vit.ParamAttr, bias: vit.Para
     bound = ic.fc_bound(codes, input_value)
     dtype = _checked(op, lambda: matmul_dtype(bound, f"{op.name} accumulator"))
     requant = Requant(_checked(op, lambda: ic.fc_requant(op, input_value, w_step, bias, bound, build)), build)
-    wt = build.tensor(codes.T, dtype)
     lo, hi, binary = ic.code_range(ic.out_format(op))
+    n_in, n_out = codes.shape[1], codes.shape[0]
+    if int8_exact(build.device, ic.format_of(input_value).code_range, codes, bound):
+        w8 = build.tensor(codes.T, torch.int8)
+
+        def run_int8(args):
+            x = args[0]
+            acc = torch._int_mm(x.reshape(-1, n_in).to(torch.int8), w8)
+            return requant(acc.to(torch.int64).view(*x.shape[:-1], n_out), lo, hi, binary)
+
+        return run_int8
+    wt = build.tensor(codes.T, dtype)
 
     def run(args):
-        acc = torch.matmul(args[0].to(dtype), wt).to(torch.int64)
-        return requant(acc, lo, hi, binary)
+        return requant(to_int64(torch.matmul(args[0].to(dtype), wt)), lo, hi, binary)
 
     return run
 
@@ -113,8 +145,7 @@ def _head_matmul(op: Operation, build, lhs: SSAValue, rhs: SSAValue, transpose_b
     def run(args):
         a, b = args
         bt = b.transpose(-1, -2) if transpose_b else b
-        acc = torch.matmul(a.to(dtype), bt.to(dtype)).to(torch.int64)
-        return requant(acc, lo, hi, binary)
+        return requant(to_int64(torch.matmul(a.to(dtype), bt.to(dtype))), lo, hi, binary)
 
     return run
 
@@ -146,13 +177,14 @@ def _rescale(op: Operation, build, inputs: list[SSAValue], factor: float = 1.0,
     """Σ codes_i × step_i × factor (+ offset) in the output format, one rounding (`int_ops._rescale`)."""
     requants = _checked(op, lambda: ic.rescale_constants(op, inputs, factor, offset))
     multipliers = [int(rq.multiplier) for rq in requants]
-    offset_t = build.tensor(requants[0].offset, torch.int64)
-    shift = int(requants[0].shift)
+    finish = Requant(requants[0], build).finish
     lo, hi, binary = ic.code_range(ic.out_format(op))
 
     def run(args):
-        total = sum(codes * m for codes, m in zip(args, multipliers, strict=True)) + offset_t
-        return to_codes(total, shift, lo, hi, binary)
+        total = args[0] * multipliers[0]
+        for codes, m in zip(args[1:], multipliers[1:], strict=True):
+            total.add_(codes, alpha=m)
+        return finish(total, lo, hi, binary)
 
     return run
 
@@ -213,7 +245,8 @@ def layer_norm(op: vit.LayerNormBase, build) -> Kernel:
     dim = op.input.type.get_shape()[-1]
     _checked(op, lambda: fx.check_exact(float(dim) * 2.0 ** (2 * in_bits), "layer norm sum of squares",
                                          fx.INT64_BUDGET_BITS - 10))
-    gamma, beta = build.tensor(c.gamma, torch.int64), build.tensor(c.beta, torch.int64)
+    gamma = build.tensor(c.gamma, torch.int64)
+    affine = Requant(fx.Requant(np.int64(1), c.beta, fx.LN_NORM_FRAC + fx.LN_AFFINE_FRAC), build)
     lo, hi, binary = ic.code_range(ic.out_format(op))
 
     def run(args):
@@ -222,31 +255,32 @@ def layer_norm(op: vit.LayerNormBase, build) -> Kernel:
         s2 = (q * q).sum(dim=-1, keepdim=True)
         v = torch.clamp(dim * s2 - s1 * s1 + c.eps, min=1)
         k = 24 + _bit_length(v) // 2
-        r = _isqrt_ratio(v, k)
-        w = round_shift((dim * q - s1) * r, k - fx.LN_NORM_FRAC)
-        return to_codes(w * gamma + beta, fx.LN_NORM_FRAC + fx.LN_AFFINE_FRAC, lo, hi, binary)
+        shift = k - fx.LN_NORM_FRAC  # >= 8
+        n = (q * dim).sub_(s1).mul_(_isqrt_ratio(v, k))  # (D·q_i − S1)·r
+        w = n.add_(torch.ones_like(shift) << (shift - 1)).bitwise_right_shift_(shift)
+        return affine.finish(w.mul_(gamma), lo, hi, binary)
 
     return run
 
 
 @kernel_for(INT_KERNELS, vit.SoftmaxOp, accel.SoftmaxOp)
 def softmax(op: vit.SoftmaxBase, build) -> Kernel:
-    """`fixedpoint.softmax_codes` over the last axis."""
+    """`fixedpoint.softmax_codes` over the last axis; the table gets a trailing 0 for t past its end."""
     levels = ic.softmax_levels(op)
     table_np = ic.softmax_table(op)
-    table = build.tensor(table_np, torch.int64)
+    table = build.tensor(np.append(table_np, 0), torch.int64)
     size = int(table_np.size)
     lo, hi, _ = ic.code_range(ic.out_format(op))
 
     def run(args):
         (q,) = args
-        t = q.amax(dim=-1, keepdim=True) - q
-        e = torch.where(t < size, table[torch.clamp(t, max=size - 1)], 0)
+        t = torch.neg(q).add_(q.amax(dim=-1, keepdim=True)).clamp_(max=size)
+        e = table.index_select(0, t.view(-1)).view(t.shape)
         total = e.sum(dim=-1, keepdim=True)
         _checked(op, lambda: fx.check_exact(float(2 * table_np[0]) * levels + float(total.max()),
                                              "softmax numerator", fx.INT64_BUDGET_BITS))
-        p = torch.div(2 * e * levels + total, 2 * total, rounding_mode="floor")
-        return torch.clamp(p, lo, hi)
+        p = e.mul_(2 * levels).add_(total).div_(2 * total, rounding_mode="floor")
+        return p.clamp_(lo, hi)
 
     return run
 
@@ -255,7 +289,11 @@ def softmax(op: vit.SoftmaxBase, build) -> Kernel:
 def gelu(op: vit.GeluBase, build) -> Kernel:
     in_lo = ic.format_of(op.input).code_range[0]
     table = build.tensor(ic.gelu_table(op), torch.int64)
-    return lambda args: table[args[0] - in_lo]
+    def run(args):
+        (x,) = args
+        return table.index_select(0, (x - in_lo).view(-1)).view(x.shape)
+
+    return run
 
 
 # ----- data movement: codes unchanged --------------------------------------------------
