@@ -57,7 +57,7 @@ scale-out:
 
 examples:
   vaqf eval runs/digits/w1a8.pt --data digits
-  vaqf eval runs/digits/w1a4.pt --data digits --mode int --batch 128 --json w1a4.json
+  vaqf eval runs/digits/w1a4.pt --data digits --mode int --batch 128 --threads 1 --json w1a4.json
   vaqf eval deit-tiny --data /data/imagenet --abits 6 --limit 1000 --device cuda
   vaqf eval w1a8.mlir --data images/ --labels images/labels.csv
 """
@@ -83,6 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="score only the first N images")
     p.add_argument("--batch", type=int, default=32, metavar="B", help="images per batch (default 32)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default cpu")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch threads per process (default: torch's, one per core; on a busy machine 1 is faster)")
     p.add_argument("--abits", type=int, help=f"quantize a float model with K-bit activations (default {DEFAULT_ABITS})")
     add_scheme_arguments(p)
     p.add_argument("--calibration-images", type=int, default=16, metavar="N",
@@ -106,6 +108,8 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise VaqfError(f"--batch must be >= 1, got {args.batch}")
     if args.limit is not None and args.limit < 1:
         raise VaqfError(f"--limit must be >= 1, got {args.limit}")
+    if args.threads is not None and args.threads < 1:
+        raise VaqfError(f"--threads must be >= 1, got {args.threads}")
     if args.calibration_images < 1:
         raise VaqfError(f"--calibration-images must be >= 1, got {args.calibration_images}")
     if args.labels is not None and not args.labels.is_file():
@@ -205,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
         check_model_spec(args.model)
     elif not Path(args.model).is_file():
         raise VaqfError(f"model file {args.model} not found")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     env: DistEnv = init_distributed(args.device)
     try:
         return _run(args, modes, env)
