@@ -31,28 +31,16 @@ from xdsl.ir import Operation
 from vaqf_compiler import intconst as ic
 from vaqf_compiler.dialects import accel, vit
 from vaqf_compiler.dialects.vit import NumberKind
+from vaqf_compiler.interp.base import handles
 from vaqf_compiler.interp.float_ops import _fc_weights
 
 Kernel = Callable[[Sequence[torch.Tensor]], torch.Tensor]
 # (op, build context) -> kernel; the context is `batched.Build` (param, cached, tensor, fake_quant).
 Builder = Callable[[Operation, "object"], Kernel]
 
+# Registered with `base.handles`, as the numpy handlers are.
 FLOAT_KERNELS: dict[type[Operation], Builder] = {}
 MOVEMENT_KERNELS: dict[type[Operation], Builder] = {}
-
-
-def kernel_for(*tables_and_types):
-    """Decorator: `@kernel_for(TABLE, OpA, OpB, ...)` registers a builder for the op classes in TABLE."""
-    table, *op_types = tables_and_types
-
-    def register(fn: Builder) -> Builder:
-        for t in op_types:
-            if t in table:
-                raise ValueError(f"two kernels for {t.name}")
-            table[t] = fn
-        return fn
-
-    return register
 
 
 def _pair(attr: DenseArrayBase) -> tuple[int, int]:
@@ -63,7 +51,7 @@ def _pair(attr: DenseArrayBase) -> tuple[int, int]:
 # ----- data movement (float and integer alike) ----------------------------------
 
 
-@kernel_for(MOVEMENT_KERNELS, vit.PatchifyOp, accel.PatchifyOp)
+@handles(MOVEMENT_KERNELS, vit.PatchifyOp, accel.PatchifyOp)
 def patchify(op, build) -> Kernel:
     ph, pw = _pair(op.patch)
 
@@ -76,7 +64,7 @@ def patchify(op, build) -> Kernel:
     return run
 
 
-@kernel_for(MOVEMENT_KERNELS, vit.SplitHeadsOp, accel.SplitHeadsOp)
+@handles(MOVEMENT_KERNELS, vit.SplitHeadsOp, accel.SplitHeadsOp)
 def split_heads(op, build) -> Kernel:
     heads, part, parts = op.heads.value.data, op.part.value.data, op.parts.value.data
 
@@ -89,7 +77,7 @@ def split_heads(op, build) -> Kernel:
     return run
 
 
-@kernel_for(MOVEMENT_KERNELS, vit.MergeHeadsOp, accel.MergeHeadsOp)
+@handles(MOVEMENT_KERNELS, vit.MergeHeadsOp, accel.MergeHeadsOp)
 def merge_heads(op, build) -> Kernel:
     def run(args):
         (x,) = args
@@ -99,13 +87,13 @@ def merge_heads(op, build) -> Kernel:
     return run
 
 
-@kernel_for(MOVEMENT_KERNELS, vit.SelectTokenOp, accel.SelectTokenOp)
+@handles(MOVEMENT_KERNELS, vit.SelectTokenOp, accel.SelectTokenOp)
 def select_token(op, build) -> Kernel:
     index = op.index.value.data
     return lambda args: args[0][:, index]
 
 
-@kernel_for(MOVEMENT_KERNELS, accel.LoadOp, accel.StoreOp)
+@handles(MOVEMENT_KERNELS, accel.LoadOp, accel.StoreOp)
 def transfer(op, build) -> Kernel:
     return lambda args: args[0]
 
@@ -116,7 +104,7 @@ FLOAT_KERNELS.update(MOVEMENT_KERNELS)
 # ----- compute ----------------------------------------------------------------------
 
 
-@kernel_for(FLOAT_KERNELS, vit.PatchEmbedOp)
+@handles(FLOAT_KERNELS, vit.PatchEmbedOp)
 def patch_embed(op: vit.PatchEmbedOp, build) -> Kernel:
     w = build.tensor(build.param(op, op.weight))
     b = build.tensor(build.param(op, op.bias)) if op.bias is not None else None
@@ -158,22 +146,22 @@ def _matmul(op: Operation, build) -> Kernel:
     return run
 
 
-@kernel_for(FLOAT_KERNELS, vit.LinearOp)
+@handles(FLOAT_KERNELS, vit.LinearOp)
 def linear(op, build) -> Kernel:
     return _linear(op, build)
 
 
-@kernel_for(FLOAT_KERNELS, vit.MatmulOp)
+@handles(FLOAT_KERNELS, vit.MatmulOp)
 def matmul(op, build) -> Kernel:
     return _matmul(op, build)
 
 
-@kernel_for(FLOAT_KERNELS, accel.EngineOp)
+@handles(FLOAT_KERNELS, accel.EngineOp)
 def engine(op: accel.EngineOp, build) -> Kernel:
     return _matmul(op, build) if op.is_attention else _linear(op, build)
 
 
-@kernel_for(FLOAT_KERNELS, vit.LayerNormOp, accel.LayerNormOp)
+@handles(FLOAT_KERNELS, vit.LayerNormOp, accel.LayerNormOp)
 def layer_norm(op, build) -> Kernel:
     eps = op.eps.value.data
     g = build.tensor(build.param(op, op.weight)) if op.weight is not None else None
@@ -190,7 +178,7 @@ def layer_norm(op, build) -> Kernel:
     return run
 
 
-@kernel_for(FLOAT_KERNELS, vit.SoftmaxOp, accel.SoftmaxOp)
+@handles(FLOAT_KERNELS, vit.SoftmaxOp, accel.SoftmaxOp)
 def softmax(op, build) -> Kernel:
     return lambda args: torch.softmax(args[0], dim=-1)
 
@@ -198,25 +186,25 @@ def softmax(op, build) -> Kernel:
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-@kernel_for(FLOAT_KERNELS, vit.GeluOp, accel.GeluOp)
+@handles(FLOAT_KERNELS, vit.GeluOp, accel.GeluOp)
 def gelu(op, build) -> Kernel:
     if op.tanh is not None:
         return lambda args: 0.5 * args[0] * (1.0 + torch.tanh(_SQRT_2_OVER_PI * (args[0] + 0.044715 * args[0] ** 3)))
     return lambda args: 0.5 * args[0] * (1.0 + torch.special.erf(args[0] / math.sqrt(2.0)))
 
 
-@kernel_for(FLOAT_KERNELS, vit.ScaleOp, accel.ScaleOp)
+@handles(FLOAT_KERNELS, vit.ScaleOp, accel.ScaleOp)
 def scale(op, build) -> Kernel:
     factor = op.factor.value.data
     return lambda args: args[0] * factor
 
 
-@kernel_for(FLOAT_KERNELS, vit.AddOp, accel.AddOp)
+@handles(FLOAT_KERNELS, vit.AddOp, accel.AddOp)
 def add(op, build) -> Kernel:
     return lambda args: args[0] + args[1]
 
 
-@kernel_for(FLOAT_KERNELS, vit.ClsConcatOp, accel.ClsConcatOp)
+@handles(FLOAT_KERNELS, vit.ClsConcatOp, accel.ClsConcatOp)
 def cls_concat(op, build) -> Kernel:
     d = op.input.type.get_shape()[-1]
     tokens = build.tensor(np.stack([build.param(op, t).reshape(d) for t in op.tokens.data]))
@@ -228,7 +216,7 @@ def cls_concat(op, build) -> Kernel:
     return run
 
 
-@kernel_for(FLOAT_KERNELS, vit.PosEmbedAddOp, accel.PosEmbedAddOp)
+@handles(FLOAT_KERNELS, vit.PosEmbedAddOp, accel.PosEmbedAddOp)
 def pos_embed_add(op, build) -> Kernel:
     pos = build.tensor(ic.pos_embed(op, build))
     return lambda args: args[0] + pos

@@ -32,7 +32,8 @@ from vaqf_compiler import fixedpoint as fx
 from vaqf_compiler import intconst as ic
 from vaqf_compiler.dialects import accel, vit
 from vaqf_compiler.errors import VaqfError
-from vaqf_compiler.interp.batched_float import MOVEMENT_KERNELS, Kernel, kernel_for
+from vaqf_compiler.interp.base import handles
+from vaqf_compiler.interp.batched_float import MOVEMENT_KERNELS, Kernel
 from vaqf_compiler.ir import describe
 
 INT_KERNELS: dict = {}
@@ -150,17 +151,17 @@ def _head_matmul(op: Operation, build, lhs: SSAValue, rhs: SSAValue, transpose_b
     return run
 
 
-@kernel_for(INT_KERNELS, vit.LinearOp)
+@handles(INT_KERNELS, vit.LinearOp)
 def linear(op: vit.LinearOp, build) -> Kernel:
     return _fully_connected(op, build, op.weight, op.bias, op.quant, op.input)
 
 
-@kernel_for(INT_KERNELS, vit.MatmulOp)
+@handles(INT_KERNELS, vit.MatmulOp)
 def matmul(op: vit.MatmulOp, build) -> Kernel:
     return _head_matmul(op, build, op.lhs, op.rhs, op.transpose_b is not None)
 
 
-@kernel_for(INT_KERNELS, accel.EngineOp)
+@handles(INT_KERNELS, accel.EngineOp)
 def engine(op: accel.EngineOp, build) -> Kernel:
     if op.is_attention:
         assert op.rhs is not None
@@ -189,22 +190,22 @@ def _rescale(op: Operation, build, inputs: list[SSAValue], factor: float = 1.0,
     return run
 
 
-@kernel_for(INT_KERNELS, vit.AddOp, accel.AddOp)
+@handles(INT_KERNELS, vit.AddOp, accel.AddOp)
 def add(op: vit.AddBase, build) -> Kernel:
     return _rescale(op, build, [op.lhs, op.rhs])
 
 
-@kernel_for(INT_KERNELS, vit.ScaleOp, accel.ScaleOp)
+@handles(INT_KERNELS, vit.ScaleOp, accel.ScaleOp)
 def scale(op: vit.ScaleBase, build) -> Kernel:
     return _rescale(op, build, [op.input], factor=op.factor.value.data)
 
 
-@kernel_for(INT_KERNELS, vit.PosEmbedAddOp, accel.PosEmbedAddOp)
+@handles(INT_KERNELS, vit.PosEmbedAddOp, accel.PosEmbedAddOp)
 def pos_embed_add(op: vit.PosEmbedAddBase, build) -> Kernel:
     return _rescale(op, build, [op.input], offset=ic.pos_embed(op, build))
 
 
-@kernel_for(INT_KERNELS, vit.ClsConcatOp, accel.ClsConcatOp)
+@handles(INT_KERNELS, vit.ClsConcatOp, accel.ClsConcatOp)
 def cls_concat(op: vit.ClsConcatBase, build) -> Kernel:
     tokens = build.tensor(ic.cls_tokens(op, build), torch.int64)
     body = _rescale(op, build, [op.input])
@@ -237,7 +238,7 @@ def _isqrt_ratio(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return r
 
 
-@kernel_for(INT_KERNELS, vit.LayerNormOp, accel.LayerNormOp)
+@handles(INT_KERNELS, vit.LayerNormOp, accel.LayerNormOp)
 def layer_norm(op: vit.LayerNormBase, build) -> Kernel:
     """`fixedpoint.layer_norm_codes`, every row of the batch at once."""
     c = ic.layer_norm_constants(op, build)
@@ -263,7 +264,7 @@ def layer_norm(op: vit.LayerNormBase, build) -> Kernel:
     return run
 
 
-@kernel_for(INT_KERNELS, vit.SoftmaxOp, accel.SoftmaxOp)
+@handles(INT_KERNELS, vit.SoftmaxOp, accel.SoftmaxOp)
 def softmax(op: vit.SoftmaxBase, build) -> Kernel:
     """`fixedpoint.softmax_codes` over the last axis; the table gets a trailing 0 for t past its end."""
     levels = ic.softmax_levels(op)
@@ -285,7 +286,7 @@ def softmax(op: vit.SoftmaxBase, build) -> Kernel:
     return run
 
 
-@kernel_for(INT_KERNELS, vit.GeluOp, accel.GeluOp)
+@handles(INT_KERNELS, vit.GeluOp, accel.GeluOp)
 def gelu(op: vit.GeluBase, build) -> Kernel:
     in_lo = ic.format_of(op.input).code_range[0]
     table = build.tensor(ic.gelu_table(op), torch.int64)
