@@ -13,6 +13,7 @@ from vaqf_compiler.cli import (
     demo_cmd,
     dse_cmd,
     emit_cmd,
+    eval_cmd,
     import_cmd,
     quantize_cmd,
     run_cmd,
@@ -21,7 +22,7 @@ from vaqf_compiler.cli import (
 from vaqf_compiler.errors import VaqfError
 
 # Each module contributes `register(subparsers)`, which adds its parser and sets `func`.
-COMMANDS = (demo_cmd, compile_cmd, import_cmd, quantize_cmd, run_cmd, train_cmd, dse_cmd, emit_cmd, csim_cmd)
+COMMANDS = (demo_cmd, compile_cmd, import_cmd, quantize_cmd, run_cmd, train_cmd, dse_cmd, emit_cmd, csim_cmd, eval_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
