@@ -149,28 +149,21 @@ def load_model(args: argparse.Namespace, data: EvalData | None, seed: int, needs
                ) -> tuple[ModuleOp, dict, EvalData | None, str]:
     """(module, params, data, note): MODEL resolved as `vaqf run`/`vaqf compile` do, quantized if it must be."""
     from vaqf_compiler.cli.quantize_cmd import describe_scheme, quantize_module, scheme_marker
-    from vaqf_compiler.driver import Request, _import
+    from vaqf_compiler.cli.model_arg import resolve_model
 
     scheme_given = [f"--{n.replace('_', '-')}" for n in ("abits", "scheme", "wbits", "pot_ratio")
                     if getattr(args, n) is not None]
-    path = Path(args.model)
     with tempfile.TemporaryDirectory(prefix="vaqf-eval-") as tmp:
         calibration = None
         if data is not None:  # checkpoints calibrate their 16-bit tensors on the data set, not on noise
             calibration = Path(tmp) / "calibration.npy"
             np.save(calibration, stack(data.calibration, args.calibration_images).numpy())
-        if path.suffix == ".mlir":
-            from vaqf_compiler.diagnostics import read_ir_file
-            from vaqf_compiler.params import load_params
-
-            module = read_ir_file(path)
-            params, note = load_params(module, path), ""
-        else:  # the compile driver's model resolution: built-in, .pt2, HF directory, vaqf train checkpoint
-            imported, note, _ = _import(Request(model=args.model, seed=seed, calibration=calibration))
-            module, params = imported.module, imported.params
-            if calibration is not None:
-                note = note.replace(str(calibration), f"{min(args.calibration_images, len(data.calibration))} "
-                                    f"images ({data.calibration_name})")
+        # MODEL as every command takes it: built-in, .pt2, HF directory, vaqf train checkpoint, .mlir
+        model = resolve_model(args.model, seed=seed, calibration=calibration)
+        module, params, note = model.module, model.params, model.note
+        if calibration is not None:
+            note = note.replace(str(calibration), f"{min(args.calibration_images, len(data.calibration))} "
+                                f"images ({data.calibration_name})")
     shape = input_shape(entry_function(module))
     if data is None:
         data = load_eval_data(args.data, shape, args.labels, args.calibration_images, seed)
