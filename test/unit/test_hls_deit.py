@@ -79,3 +79,20 @@ def test_deit_tiny_csim_is_bit_identical_and_real_image_chain(tiny, tmp_path, wb
     assert top["int"] == top["csim"]
     if wbits == 16:
         assert top["float"] == top["int"]  # the 16-bit baseline is faithful to the float model
+
+
+def test_deit_tiny_counted_cycles_stay_within_2x_of_the_cost_model(tmp_path):
+    """`make demo`'s design (DeiT-tiny, ZCU102, 160 FPS target): the kernel's cycles, counted from its own
+    structure in C simulation, give at least half the frame rate the cost model promised for it (FPGA only),
+    and every kernel call carries both figures."""
+    from vaqf_compiler.backends.hls.csim import cycle_report
+    from vaqf_compiler.driver import Request, compile_model
+
+    prj = tmp_path / "prj"
+    compiled = compile_model(Request("deit-tiny", "zcu102", 160.0, prj))
+    report = cycle_report(prj, csim(prj).trips)
+    assert all(c["model_cycles"] and c["counted_cycles"] for c in report["calls"])
+    model_fps = report["clock_mhz"] * 1e6 / report["model_cycles_per_frame"]
+    assert model_fps == pytest.approx(compiled.estimate.fps, rel=1e-9)  # the calls add up to the search's figure
+    print(f"\nDeiT-tiny {compiled.bits}-bit: counted {report['counted_fps_fpga']:.1f} FPS, model {model_fps:.1f} FPS")
+    assert report["counted_fps_fpga"] >= model_fps / 2
