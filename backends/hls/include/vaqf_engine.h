@@ -129,17 +129,28 @@ struct Engine {
   static int fixed_rows(const LayerDesc& d) { return d.mixed ? d.cout - d.n_pot : d.cout; }
   static int pot_rows(const LayerDesc& d) { return PTM > 0 && d.mixed ? d.n_pot : 0; }
 
-  // s += x * w. A binary weight adds or subtracts (LUTs only); multi-bit operands take one DSP each.
-  static void mac(ACC& s, XT x, WT w) {
+  // x * w. A binary weight passes x or -x (LUTs only); multi-bit operands take one DSP each.
+  static ACC product(XT x, WT w) {
 #pragma HLS inline
-    if (BIN) {
-      const ACC a = x;
-      if (w != 0) s += a;
-      else s -= a;
-    } else {
-      s += ACC(x * w);
-    }
+    if (BIN) return w != 0 ? ACC(x) : ACC(-ACC(x));
+    return ACC(x * w);
   }
+
+  // The sum of N products as a balanced tree (ceil(log2 N) adder levels, not a chain of N adders).
+  template <int N, int DUMMY = 0>
+  struct AdderTree {
+    static ACC sum(const ACC* v) {
+#pragma HLS inline
+      return AdderTree<N / 2>::sum(v) + AdderTree<N - N / 2>::sum(v + N / 2);
+    }
+  };
+  template <int DUMMY>
+  struct AdderTree<1, DUMMY> {
+    static ACC sum(const ACC* v) {
+#pragma HLS inline
+      return v[0];
+    }
+  };
 
   // Where input channel c of a row goes: group gi, step i, lane j (FC: c = i*TN + gi*TI + j;
   // attention, one head per group: c = i*TI + j).
@@ -272,13 +283,14 @@ struct Engine {
         MAC_ROWS:
           for (int mi = 0; mi < TM; ++mi) {
 #pragma HLS unroll
-            ACC s = 0;
+            ACC prod[TI];
+#pragma HLS array_partition variable=prod complete dim=0
           MAC_LANE:
             for (int j = 0; j < TI; ++j) {
 #pragma HLS unroll
-              if (fix) mac(s, xs[gi][i][t][j], ws[gi][i][mi][j]);
+              prod[j] = product(xs[gi][i][t][j], ws[gi][i][mi][j]);
             }
-            part[gi][mi] = s;
+            part[gi][mi] = fix ? AdderTree<TI>::sum(prod) : ACC(0);
           }
         }
         if (PTM > 0 && pot) {
