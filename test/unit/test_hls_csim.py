@@ -317,7 +317,7 @@ XRT_STUB = {
     "xrt/xrt_bo.h": "#pragma once\n#include <cstddef>\n#include \"xrt_device.h\"\nnamespace xrt {\n"
     "void* mapped();  // declared only: the test compiles, never links\n"
     "struct bo { bo(device&, size_t, int) {} template <class T> T map() { return (T)mapped(); }"
-    " void sync(int) {} };\n}\n",
+    " void sync(int, size_t, size_t) {} };\n}\n",  # ranges only: the host never syncs the whole buffer
     "xrt/xrt_kernel.h": "#pragma once\n#include \"xrt_bo.h\"\nnamespace xrt {\nstruct run { void wait() {} };\n"
     "struct kernel { kernel(device&, const uuid&, const char*) {} int group_id(int) { return 0; }\n"
     "  template <class... A> run operator()(A&&...) { return {}; } };\n}\n",
