@@ -1,7 +1,8 @@
 """The host runtime's fast paths (backends/hls/include/vaqf_host.h) against its element-at-a-time access.
 
-`Reader`/`Writer` walk a row word by word and `RowDivider` replaces a 64-bit
-division per element; both must give exactly what `get_elem`/`put_elem` and
+`read_row`/`write_row` (and `Reader`/`Writer`, their path for widths that do
+not divide 64) walk a row word by word and `RowDivider` replaces a 64-bit
+division per element; all must give exactly what `get_elem`/`put_elem` and
 `/` give, for every code width, port width and starting slot. The whole model
 is checked bit for bit against the integer reference by the C-simulation
 tests; this one pins the pieces, with freshly drawn widths and offsets.
@@ -47,7 +48,15 @@ template <int P> int check(std::mt19937_64& rng, int bits, int sgn) {
       host::put_elem(b, t, p0 + i, code);
     }
   }
-  return a.w == b.w ? 0 : 2;
+  if (a.w != b.w) return 2;
+  std::vector<int64_t> row((size_t)count);
+  host::read_row(a, t, p0, count, row.data());
+  for (int64_t i = 0; i < count; ++i)
+    if (row[(size_t)i] != host::get_elem(a, t, p0 + i)) return 4;
+  for (auto& v : row) v = sgn && bits == 1 ? (rng() & 1 ? 1 : -1) : (int64_t)(rng() >> (64 - bits)) - (sgn ? (int64_t(1) << (bits - 1)) : 0);
+  host::write_row(a, t, p0, count, row.data());
+  for (int64_t i = 0; i < count; ++i) host::put_elem(b, t, p0 + i, row[(size_t)i]);
+  return a.w == b.w ? 0 : 8;
 }
 int main(int argc, char** argv) {
   std::mt19937_64 rng(strtoull(argv[1], nullptr, 10));
@@ -55,7 +64,7 @@ int main(int argc, char** argv) {
     for (int bits : {1, 2, 3, 4, 5, 6, 7, 8, 11, 13, 16, 32}) {
       const int sgn = (int)(rng() & 1);
       const int bad = check<64>(rng, bits, sgn) | check<128>(rng, bits, sgn) | check<512>(rng, bits, sgn);
-      if (bad) { printf("bits %d sgn %d: %s differs\n", bits, sgn, bad & 1 ? "Reader" : "Writer"); return 1; }
+      if (bad) { printf("bits %d sgn %d: %s differs\n", bits, sgn, bad & 1 ? "Reader" : bad & 2 ? "Writer" : bad & 4 ? "read_row" : "write_row"); return 1; }
     }
   for (int i = 0; i < 1000000; ++i) {
     const int64_t d = 1 + (int64_t)(rng() >> (rng() % 62 + 2)), n = (int64_t)(rng() >> (rng() % 63 + 1));
