@@ -8,13 +8,15 @@
 // void set64(int64_t i, uint64_t v)  and  static const int port_bits: memory as
 // 64-bit sub-words, sub-word i of PORT-bit word w being w * (port_bits/64) + i.
 //
-// Speed (issue 15): the ops walk their tensors row by row through `Reader` and
-// `Writer`, which touch each memory word once and take codes out with shifts —
-// no division and no memory access per element (the board's buffer may be
-// uncached, or a cached mapping the CPU still pays for per access); tables are
-// copied to host memory once per call; softmax divides by each row's sum with
-// an exact reciprocal (`RowDivider`). Results are bit-identical to the
-// element-at-a-time `get`/`put` below, which stay for single elements.
+// Speed (issue 15): the ops decode a whole row into int64 codes (`read_row`),
+// compute on the array, and encode it back (`write_row`): one memory access
+// per 64-bit sub-word and a shift and a mask per code, no division per element
+// (`Reader`/`Writer` do the same word by word for widths that do not divide 64,
+// e.g. 6-bit codes). Tables are copied to host memory once per call; softmax
+// divides by each row's sum with an exact reciprocal (`RowDivider`). Results
+// are bit-identical to the element-at-a-time `get`/`put` below, which stay for
+// single elements (test_hls_host_runtime.py checks the pieces, the C
+// simulation the whole model).
 #ifndef VAQF_HOST_H
 #define VAQF_HOST_H
 
@@ -102,8 +104,10 @@ inline void put(M& mem, const Tensor& t, int64_t h, int64_t n, int64_t c, int64_
 }
 
 // Sequential access to packed elements p0, p0 + 1, ... of a tensor (one row of a [h][n][c] view is
-// contiguous). The current PORT-bit word lives in `buf_`: one division to find the first word, then
-// only shifts and masks per element; memory is read (and, for a Writer, written back) once per word.
+// contiguous). The current PORT-bit word lives in `buf_`, loaded when first used (so a row that ends
+// a buffer never touches the word after it): one division to find the first word, then per element
+// a shift and a mask of the current 64-bit sub-word while whole codes remain in it (`left_`), and
+// the general path only where a code straddles two sub-words or a new word begins.
 template <class M>
 class Cursor {
  public:
@@ -120,49 +124,60 @@ class Cursor {
   void store(M& mem) const {
     for (int i = 0; i < kSub; ++i) mem.set64(word_ * kSub + i, buf_[i]);
   }
-  uint64_t take() const {
-    const int bit = slot_ * bits_, sub = bit >> 6, off = bit & 63;
-    uint64_t v = buf_[sub] >> off;
-    if (off + bits_ > 64) v |= buf_[sub + 1] << (64 - off);
-    return v & mask_;
-  }
-  void give(uint64_t v) {
-    const int bit = slot_ * bits_, sub = bit >> 6, off = bit & 63;
-    v &= mask_;
-    buf_[sub] = (buf_[sub] & ~(mask_ << off)) | (v << off);
-    if (off + bits_ > 64) {
-      const uint64_t hmask = (uint64_t(1) << (off + bits_ - 64)) - 1;
-      buf_[sub + 1] = (buf_[sub + 1] & ~hmask) | (v >> (64 - off));
-    }
-  }
-  bool last_slot() const { return slot_ + 1 == per_word_; }
-  void advance() {
-    if (++slot_ == per_word_) {
+  // Slow path: at a word's end, move to the next word (written back first by a Writer); then
+  // count the whole codes left in the current sub-word from `slot_` (0: this code straddles).
+  template <class Flush>
+  void refill(const M& mem, Flush flush) {
+    if (slot_ == per_word_) {
+      if (loaded_) flush();
       slot_ = 0;
       ++word_;
+      loaded_ = false;
     }
+    if (!loaded_) {
+      load(mem);
+      loaded_ = true;
+    }
+    const int bit = slot_ * bits_;
+    sub_ = bit >> 6;
+    off_ = bit & 63;
+    const int fit = (64 - off_) / bits_, rest = per_word_ - slot_;
+    left_ = fit < rest ? fit : rest;
+  }
+  // A code that straddles sub-words sub_ and sub_ + 1.
+  uint64_t take_straddling() const {
+    return ((buf_[sub_] >> off_) | (buf_[sub_ + 1] << (64 - off_))) & mask_;
+  }
+  void give_straddling(uint64_t v) {
+    buf_[sub_] = (buf_[sub_] & ~(mask_ << off_)) | (v << off_);
+    const uint64_t hmask = (uint64_t(1) << (off_ + bits_ - 64)) - 1;
+    buf_[sub_ + 1] = (buf_[sub_ + 1] & ~hmask) | (v >> (64 - off_));
   }
 
   const int bits_, per_word_;
   int64_t word_;
   int slot_;
   const uint64_t mask_;
-  uint64_t buf_[kSub];
+  uint64_t buf_[kSub] = {};
+  bool loaded_ = false;
+  int left_ = 0, sub_ = 0, off_ = 0;
 };
 
-// Words are loaded when first used, so a row that ends a buffer never touches the word after it.
 template <class M>
 class Reader : public Cursor<M> {
  public:
   Reader(const M& mem, const Tensor& t, int64_t p0) : Cursor<M>(t, p0), mem_(mem), sgn_(t.sgn) {}
   int64_t next() {
-    if (!loaded_) {
-      this->load(mem_);
-      loaded_ = true;
+    uint64_t raw;
+    if (this->left_ == 0) this->refill(mem_, [] {});
+    if (this->left_ > 0) {
+      raw = (this->buf_[this->sub_] >> this->off_) & this->mask_;
+      this->off_ += this->bits_;
+      --this->left_;
+    } else {
+      raw = this->take_straddling();
     }
-    const uint64_t raw = this->take();
-    if (this->last_slot()) loaded_ = false;
-    this->advance();
+    ++this->slot_;
     if (!sgn_) return (int64_t)raw;
     if (this->bits_ == 1) return raw ? 1 : -1;
     if (this->bits_ >= 64) return (int64_t)raw;
@@ -173,7 +188,6 @@ class Reader : public Cursor<M> {
  private:
   const M& mem_;
   const int sgn_;
-  bool loaded_ = false;
 };
 
 // Writes codes in order. A word is read before its first code goes in (a row may share its first
@@ -183,33 +197,100 @@ class Writer : public Cursor<M> {
  public:
   Writer(M& mem, const Tensor& t, int64_t p0) : Cursor<M>(t, p0), mem_(mem), one_bit_signed_(t.sgn && t.bits == 1) {}
   ~Writer() {
-    if (loaded_) this->store(mem_);
+    if (this->loaded_) this->store(mem_);
   }
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
   void put(int64_t code) {
-    if (!loaded_) {
-      this->load(mem_);
-      loaded_ = true;
+    const uint64_t v = (one_bit_signed_ ? uint64_t(code > 0 ? 1 : 0) : (uint64_t)code) & this->mask_;
+    if (this->left_ == 0) this->refill(mem_, [this] { this->store(mem_); });
+    if (this->left_ > 0) {
+      uint64_t& sub = this->buf_[this->sub_];
+      sub = (sub & ~(this->mask_ << this->off_)) | (v << this->off_);
+      this->off_ += this->bits_;
+      --this->left_;
+    } else {
+      this->give_straddling(v);
     }
-    this->give(one_bit_signed_ ? uint64_t(code > 0 ? 1 : 0) : (uint64_t)code);
-    if (this->last_slot()) {
-      this->store(mem_);
-      loaded_ = false;
-    }
-    this->advance();
+    ++this->slot_;
   }
 
  private:
   M& mem_;
   const bool one_bit_signed_;
-  bool loaded_ = false;
 };
 
+// Codes of packed elements p0 .. p0 + count - 1 into out[]. Widths that divide 64 (1, 2, 4, 8, 16,
+// 32, 64 bits: no code straddles a 64-bit sub-word, so the tensor is a flat run of sub-words of
+// 64/bits codes) take the fast path: one memory read per sub-word, a shift and a mask per code.
 template <class M>
 inline void read_row(const M& mem, const Tensor& t, int64_t p0, int64_t count, int64_t* out) {
-  Reader<M> r(mem, t, p0);
-  for (int64_t i = 0; i < count; ++i) out[i] = r.next();
+  if (count <= 0) return;
+  if (64 % t.bits != 0) {
+    Reader<M> r(mem, t, p0);
+    for (int64_t i = 0; i < count; ++i) out[i] = r.next();
+    return;
+  }
+  const int bits = t.bits, per_sub = 64 / bits, sgn = t.sgn;
+  const uint64_t mask = bits < 64 ? (uint64_t(1) << bits) - 1 : ~uint64_t(0);
+  int64_t sub = t.base * (M::port_bits / 64) + p0 / per_sub;
+  int j = (int)(p0 % per_sub);
+  int64_t i = 0;
+  while (i < count) {
+    uint64_t v = mem.get64(sub++);
+    if (bits < 64) v >>= j * bits;
+    const int64_t n = count - i < per_sub - j ? count - i : per_sub - j;
+    int64_t* o = out + i;
+    if (bits == 64) {
+      o[0] = (int64_t)v;
+    } else if (!sgn) {
+      for (int64_t k = 0; k < n; ++k, v >>= bits) o[k] = (int64_t)(v & mask);
+    } else if (bits == 1) {
+      for (int64_t k = 0; k < n; ++k, v >>= 1) o[k] = (v & 1) ? 1 : -1;
+    } else {
+      const int up = 64 - bits;  // the code to the top, then an arithmetic shift back: sign extension
+      for (int64_t k = 0; k < n; ++k, v >>= bits) o[k] = (int64_t)(v << up) >> up;
+    }
+    i += n;
+    j = 0;
+  }
+}
+
+// in[0 .. count-1] as the codes of packed elements p0 ..; sub-words shared with neighbouring
+// elements keep their other bits. Same fast path as read_row.
+template <class M>
+inline void write_row(M& mem, const Tensor& t, int64_t p0, int64_t count, const int64_t* in) {
+  if (count <= 0) return;
+  if (64 % t.bits != 0) {
+    Writer<M> w(mem, t, p0);
+    for (int64_t i = 0; i < count; ++i) w.put(in[i]);
+    return;
+  }
+  const int bits = t.bits, per_sub = 64 / bits;
+  const bool one_bit_signed = t.sgn && bits == 1;
+  const uint64_t mask = bits < 64 ? (uint64_t(1) << bits) - 1 : ~uint64_t(0);
+  int64_t sub = t.base * (M::port_bits / 64) + p0 / per_sub;
+  int j = (int)(p0 % per_sub);
+  int64_t i = 0;
+  while (i < count) {
+    const int64_t n = count - i < per_sub - j ? count - i : per_sub - j;
+    const int64_t* c = in + i;
+    uint64_t v = 0;
+    if (bits == 64) {
+      v = (uint64_t)c[0];
+    } else if (one_bit_signed) {  // last code first: each shifts the earlier ones up
+      for (int64_t k = n - 1; k >= 0; --k) v = (v << 1) | (c[k] > 0 ? 1 : 0);
+    } else {
+      for (int64_t k = n - 1; k >= 0; --k) v = (v << bits) | ((uint64_t)c[k] & mask);
+    }
+    if (n < per_sub) {  // a partial sub-word: merge with what is there
+      const uint64_t field = ((uint64_t(1) << (n * bits)) - 1) << (j * bits);
+      v = (mem.get64(sub) & ~field) | (v << (j * bits));
+    }
+    mem.set64(sub++, v);
+    i += n;
+    j = 0;
+  }
 }
 
 // A constant array (table, offsets) copied to host memory once per call.
@@ -243,18 +324,19 @@ class RowDivider {
 template <class M>
 void quantize_image(M& mem, const float* image, const Tensor& out, int C, int H, int W, double step, int64_t lo,
                     int64_t hi) {
+  std::vector<int64_t> row((size_t)W);
   for (int c = 0; c < C; ++c)
     for (int y = 0; y < H; ++y) {
-      Writer<M> w(mem, out, elem_index(out, c, y, 0));
-      const float* row = image + ((int64_t)c * H + y) * W;
+      const float* in = image + ((int64_t)c * H + y) * W;
       for (int x = 0; x < W; ++x) {
-        const double v = floor((double)row[x] / step + 0.5);
+        const double v = floor((double)in[x] / step + 0.5);
         int64_t code;
         if (v != v || v < (double)lo) code = lo;  // NaN saturates low, as numpy's cast then clip does
         else if (v > (double)hi) code = hi;
         else code = (int64_t)v;
-        w.put(code);
+        row[x] = code;
       }
+      write_row(mem, out, elem_index(out, c, y, 0), W, row.data());
     }
 }
 
@@ -269,14 +351,13 @@ void dequantize(const M& mem, const Tensor& t, int64_t count, double step, float
 template <class M>
 void patchify(M& mem, const Tensor& in, const Tensor& out, int C, int H, int W, int ph, int pw) {
   const int gw = W / pw;
+  std::vector<int64_t> row((size_t)C * ph * pw);
   for (int py = 0; py < H / ph; ++py)
     for (int px = 0; px < gw; ++px) {
-      Writer<M> w(mem, out, elem_index(out, 0, py * gw + px, 0));
       for (int c = 0; c < C; ++c)
-        for (int i = 0; i < ph; ++i) {
-          Reader<M> r(mem, in, elem_index(in, c, py * ph + i, px * pw));
-          for (int j = 0; j < pw; ++j) w.put(r.next());
-        }
+        for (int i = 0; i < ph; ++i)
+          read_row(mem, in, elem_index(in, c, py * ph + i, px * pw), pw, row.data() + (c * ph + i) * pw);
+      write_row(mem, out, elem_index(out, 0, py * gw + px, 0), (int64_t)row.size(), row.data());
     }
 }
 
@@ -286,16 +367,13 @@ template <class M>
 void rescale(M& mem, const Tensor& x, const Tensor& y, int heads, int rows, int dim, int64_t mult,
              const Tensor* offsets, int64_t offset, int shift, int32_t lo, int32_t hi, int32_t sign,
              int y_row0 = 0) {
+  std::vector<int64_t> q((size_t)dim), o((size_t)dim, offset);
   for (int h = 0; h < heads; ++h)
     for (int n = 0; n < rows; ++n) {
-      Reader<M> r(mem, x, elem_index(x, h, n, 0));
-      Writer<M> w(mem, y, elem_index(y, h, y_row0 + n, 0));
-      if (offsets) {
-        Reader<M> o(mem, *offsets, ((int64_t)h * rows + n) * dim);
-        for (int c = 0; c < dim; ++c) w.put(to_code<int64_t>(r.next() * mult + o.next(), shift, lo, hi, sign));
-      } else {
-        for (int c = 0; c < dim; ++c) w.put(to_code<int64_t>(r.next() * mult + offset, shift, lo, hi, sign));
-      }
+      read_row(mem, x, elem_index(x, h, n, 0), dim, q.data());
+      if (offsets) read_row(mem, *offsets, ((int64_t)h * rows + n) * dim, dim, o.data());
+      for (int c = 0; c < dim; ++c) q[c] = to_code<int64_t>(q[c] * mult + o[c], shift, lo, hi, sign);
+      write_row(mem, y, elem_index(y, h, y_row0 + n, 0), dim, q.data());
     }
 }
 
@@ -303,10 +381,10 @@ void rescale(M& mem, const Tensor& x, const Tensor& y, int heads, int rows, int 
 template <class M>
 void cls_concat(M& mem, const Tensor& x, const Tensor& y, int rows, int dim, const Tensor& tokens, int count,
                 int64_t mult, int64_t offset, int shift, int32_t lo, int32_t hi, int32_t sign) {
+  std::vector<int64_t> row((size_t)dim);
   for (int k = 0; k < count; ++k) {
-    Reader<M> r(mem, tokens, (int64_t)k * dim);
-    Writer<M> w(mem, y, elem_index(y, 0, k, 0));
-    for (int c = 0; c < dim; ++c) w.put(r.next());
+    read_row(mem, tokens, (int64_t)k * dim, dim, row.data());
+    write_row(mem, y, elem_index(y, 0, k, 0), dim, row.data());
   }
   rescale(mem, x, y, 1, rows, dim, mult, nullptr, offset, shift, lo, hi, sign, count);
 }
@@ -316,7 +394,10 @@ void cls_concat(M& mem, const Tensor& x, const Tensor& y, int rows, int dim, con
 template <class M>
 void softmax(M& mem, const Tensor& x, const Tensor& y, int heads, int rows, int len, const Tensor& table,
              int64_t table_len, int64_t levels, int32_t lo, int32_t hi, int64_t* e) {
-  const std::vector<int64_t> tab = host_copy(mem, table, table_len);
+  // t = max - q < 2^bits of q: only the table's first 2^bits entries can be read.
+  const int64_t reach = x.bits < 24 ? (int64_t(1) << x.bits) : table_len;
+  const std::vector<int64_t> tab = host_copy(mem, table, table_len < reach ? table_len : reach);
+  const int64_t size = (int64_t)tab.size();
   for (int h = 0; h < heads; ++h)
     for (int n = 0; n < rows; ++n) {
       read_row(mem, x, elem_index(x, h, n, 0), len, e);
@@ -326,12 +407,12 @@ void softmax(M& mem, const Tensor& x, const Tensor& y, int heads, int rows, int 
       int64_t total = 0;
       for (int c = 0; c < len; ++c) {
         const int64_t t = mx - e[c];
-        e[c] = t < table_len ? tab[(size_t)t] : 0;
+        e[c] = t < size ? tab[(size_t)t] : t < table_len ? get_elem(mem, table, t) : 0;
         total += e[c];
       }
       const RowDivider d(2 * total);
-      Writer<M> w(mem, y, elem_index(y, h, n, 0));
-      for (int c = 0; c < len; ++c) w.put(clamp_code<int64_t>(d.div(2 * e[c] * levels + total), lo, hi));
+      for (int c = 0; c < len; ++c) e[c] = clamp_code<int64_t>(d.div(2 * e[c] * levels + total), lo, hi);
+      write_row(mem, y, elem_index(y, h, n, 0), len, e);
     }
 }
 
@@ -342,14 +423,15 @@ void gelu(M& mem, const Tensor& x, const Tensor& y, int heads, int rows, int dim
           int64_t table_len, int64_t in_lo) {
   const std::vector<int64_t> tab = host_copy(mem, table, table_len);
   const int64_t size = (int64_t)tab.size();
+  std::vector<int64_t> q((size_t)dim);
   for (int h = 0; h < heads; ++h)
     for (int n = 0; n < rows; ++n) {
-      Reader<M> r(mem, x, elem_index(x, h, n, 0));
-      Writer<M> w(mem, y, elem_index(y, h, n, 0));
+      read_row(mem, x, elem_index(x, h, n, 0), dim, q.data());
       for (int c = 0; c < dim; ++c) {
-        const int64_t i = r.next() - in_lo;
-        w.put(i >= 0 && i < size ? tab[(size_t)i] : get_elem(mem, table, i));
+        const int64_t i = q[c] - in_lo;
+        q[c] = i >= 0 && i < size ? tab[(size_t)i] : get_elem(mem, table, i);
       }
+      write_row(mem, y, elem_index(y, h, n, 0), dim, q.data());
     }
 }
 
@@ -358,7 +440,7 @@ template <class M>
 void layer_norm(M& mem, const Tensor& x, const Tensor& y, int rows, int dim, const Tensor& gamma,
                 const Tensor& beta, int64_t eps, int32_t lo, int32_t hi, int32_t sign) {
   const std::vector<int64_t> g = host_copy(mem, gamma, dim), b = host_copy(mem, beta, dim);
-  std::vector<int64_t> q((size_t)dim);
+  std::vector<int64_t> q((size_t)dim), out((size_t)dim);
   for (int n = 0; n < rows; ++n) {
     read_row(mem, x, elem_index(x, 0, n, 0), dim, q.data());
     int64_t s1 = 0, s2 = 0;
@@ -367,8 +449,8 @@ void layer_norm(M& mem, const Tensor& x, const Tensor& y, int rows, int dim, con
       s2 += q[c] * q[c];
     }
     const LnRow f = ln_row_factor<int64_t, uint64_t>(s1, s2, dim, eps);
-    Writer<M> w(mem, y, elem_index(y, 0, n, 0));
-    for (int c = 0; c < dim; ++c) w.put(ln_code<int64_t>(q[c], s1, dim, f, g[c], b[c], lo, hi, sign));
+    for (int c = 0; c < dim; ++c) out[c] = ln_code<int64_t>(q[c], s1, dim, f, g[c], b[c], lo, hi, sign);
+    write_row(mem, y, elem_index(y, 0, n, 0), dim, out.data());
   }
 }
 
@@ -376,11 +458,13 @@ void layer_norm(M& mem, const Tensor& x, const Tensor& y, int rows, int dim, con
 template <class M>
 void add(M& mem, const Tensor& a, const Tensor& b, const Tensor& y, int heads, int rows, int dim, int64_t ma,
          int64_t mb, int64_t o, int shift, int32_t lo, int32_t hi, int32_t sign) {
+  std::vector<int64_t> qa((size_t)dim), qb((size_t)dim);
   for (int h = 0; h < heads; ++h)
     for (int n = 0; n < rows; ++n) {
-      Reader<M> ra(mem, a, elem_index(a, h, n, 0)), rb(mem, b, elem_index(b, h, n, 0));
-      Writer<M> w(mem, y, elem_index(y, h, n, 0));
-      for (int c = 0; c < dim; ++c) w.put(to_code<int64_t>(ra.next() * ma + rb.next() * mb + o, shift, lo, hi, sign));
+      read_row(mem, a, elem_index(a, h, n, 0), dim, qa.data());
+      read_row(mem, b, elem_index(b, h, n, 0), dim, qb.data());
+      for (int c = 0; c < dim; ++c) qa[c] = to_code<int64_t>(qa[c] * ma + qb[c] * mb + o, shift, lo, hi, sign);
+      write_row(mem, y, elem_index(y, h, n, 0), dim, qa.data());
     }
 }
 
