@@ -4,7 +4,8 @@
 //
 //   host_bench OP ROWS DIM XBITS YBITS REPS   ->  prints "ns_per_call"
 //
-// Built with -DVAQF_HOST_GELU_NO_LEN for headers before issue 15 (gelu without its table length).
+// Built with -DVAQF_HOST_GELU_NO_LEN for headers before issue 15 (gelu without its table length, no
+// quantize_patches: image_to_patches then runs quantize_image and patchify, as those hosts did).
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,13 @@ int main(int argc, char** argv) {
       host::patchify(mem, x, y, 1, rows, dim, patch, patch);
     } else if (op == "quantize_image") {
       host::quantize_image(mem, image.data(), y, 1, rows, dim, 1.0 / 64, lo, hi);
+    } else if (op == "image_to_patches") {  // what the host does with the image before the first kernel call
+#ifdef VAQF_HOST_GELU_NO_LEN
+      host::quantize_image(mem, image.data(), x, 1, rows, dim, 1.0 / 64, lo, hi);  // before issue 15: two passes
+      host::patchify(mem, x, y, 1, rows, dim, patch, patch);
+#else
+      host::quantize_patches(mem, image.data(), y, 1, rows, dim, patch, patch, 1.0 / 64, lo, hi);
+#endif
     } else if (op == "layer_norm") {
       host::layer_norm(mem, x, y, rows, dim, off, off, 1000, (int32_t)lo, (int32_t)hi, 0);
     } else if (op == "add") {

@@ -226,11 +226,24 @@ def _(op: accel.GeluOp, e: Emitter) -> None:
              f"{t_rows * t_cols}LL, {e.p.scalar(op, 'in_lo')}LL);")
 
 
+def fused_patchify(p: Program) -> accel.PatchifyOp | None:
+    """The patchify that reads the image and nothing else does: the host quantizes straight into it."""
+    users = [u.operation for u in p.image.uses]
+    if len(users) == 1 and isinstance(users[0], accel.PatchifyOp) and not p.on_accel(users[0]):
+        return users[0]
+    return None
+
+
 @emit_op.register
 def _(op: accel.PatchifyOp, e: Emitter) -> None:
     _unsupported_place(op, e)
     c, h, w = op.input.type.get_shape()  # type: ignore[attr-defined]
     ph, pw = (int(v) for v in op.patch.get_values())
+    if fused_patchify(e.p) is op:
+        lo, hi = ic.format_of(e.p.image).code_range
+        e.w.line(f"host::quantize_patches(mem, image, {e.t(op.result)}, {c}, {h}, {w}, {ph}, {pw}, "
+                 f"{cpp_double(e.p.input_step)}, {lo}, {hi});")
+        return
     e.w.line(f"host::patchify(mem, {e.t(op.input)}, {e.t(op.result)}, {c}, {h}, {w}, {ph}, {pw});")
 
 
@@ -318,9 +331,12 @@ def emit_model(program: Program) -> str:
                 w.line("auto& mem = dev.mem();")
                 w.line(f"std::vector<int64_t> scratch({max_row});")
                 w.line("(void)scratch;")
-                w.line(f"host::quantize_image(mem, image, {p.names[p.image]}, {c}, {h}, {wd}, "
-                       f"{cpp_double(p.input_step)}, {in_lo}, {in_hi});")
-                _sync(p, w, "to_device", p.image)
+                if fused_patchify(p) is None:
+                    w.line(f"host::quantize_image(mem, image, {p.names[p.image]}, {c}, {h}, {wd}, "
+                           f"{cpp_double(p.input_step)}, {in_lo}, {in_hi});")
+                    _sync(p, w, "to_device", p.image)
+                else:
+                    w.comment("The image is quantized straight into patches (host::quantize_patches below).")
                 for line in body.text().splitlines():
                     w.line(line)
                 _sync_to_cpu(p, w, [p.output])

@@ -298,3 +298,20 @@ def test_mixed_options_need_the_mixed_scheme(small_pt2, tmp_path, capsys):
     assert main(["compile", str(small_pt2), "--target-fps", TARGET, "-o", str(tmp_path / "p"),
                  "--pot-ratio", "0.5"]) == 1
     assert "options of --scheme mixed; add --scheme mixed" in one_line_error(capsys)
+
+
+def test_a_target_only_the_fpga_alone_meets_is_refused_with_the_end_to_end_best(small_pt2, tmp_path, capsys):
+    """DeiT-small's reduced twin reaches far more on the FPGA than end to end (the A53 runs the glue ops)."""
+    from vaqf_compiler.cli.dse_cmd import lower
+    from vaqf_compiler.frontend.load import model_program
+    from vaqf_compiler.frontend.torch_import import import_program
+
+    workload = extract_workload(lower(import_program(model_program(str(small_pt2))).module))
+    top = Searcher(workload, load_board("zcu102"), Options(end_to_end=True)).max_fps().estimate
+    target = f"{(top.fps_end_to_end + top.fps) / 2:.0f}"
+    assert main(["compile", str(small_pt2), "--target-fps", target, "-o", str(tmp_path / "p")]) == 1
+    msg = one_line_error(capsys)
+    assert f"target {target} FPS is above what zcu102 can reach end to end: the best is {top.fps_end_to_end:.1f} FPS" \
+        in msg and f"(the FPGA alone: {top.fps:.1f} FPS" in msg
+    assert f"lower --target-fps to {top.fps_end_to_end:.1f} or less" in msg
+    assert not (tmp_path / "p").exists()

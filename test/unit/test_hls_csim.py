@@ -413,6 +413,18 @@ def test_scale_softmax_gelu_partitioned_onto_the_fpga(small, tmp_path):
     assert np.array_equal(result.logits, want)
     names = [str(t["name"]) for t in result.trips]
     assert any(n.startswith("accel.softmax") for n in names) and any(n.startswith("accel.gelu") for n in names)
+    # The cache maintenance the host asked for stays within what the cost model charges (cost/host.py, H2:
+    # one request per host-op operand and result; the code skips operands the host itself wrote).
+    from vaqf_compiler.cost.boards import load_board
+    from vaqf_compiler.cost.host import host_time
+    from vaqf_compiler.cost.workload import extract_workload
+
+    sync = next((tmp_path / "prj").rglob("sync.csv")).read_text().splitlines()[1:]
+    calls = sum(int(line.split(",")[1]) for line in sync)
+    words = sum(int(line.split(",")[2]) for line in sync)
+    modelled = host_time(extract_workload(module), 8, load_board("zcu102").cpu)
+    assert 0 < calls <= modelled.sync_requests and 0 < 8 * words <= modelled.sync_bytes
+    assert modelled.kernel_calls == len(result.trips)
 
 
 # --------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The host runtime's fast paths (backends/hls/include/vaqf_host.h) against its element-at-a-time access.
 
 `read_row`/`write_row` (and `Reader`/`Writer`, their path for widths that do
-not divide 64) walk a row word by word and `RowDivider` replaces a 64-bit
-division per element; all must give exactly what `get_elem`/`put_elem` and
-`/` give, for every code width, port width and starting slot. The whole model
+not divide 64) walk a row word by word, `RowDivider` replaces a 64-bit
+division per element and `quantize_code` a libm floor(); all must give exactly
+what `get_elem`/`put_elem`, `/` and floor() give, for every code width, port
+width and starting slot, and every float. The whole model
 is checked bit for bit against the integer reference by the C-simulation
 tests; this one pins the pieces, with freshly drawn widths and offsets.
 """
@@ -20,6 +21,8 @@ import pytest
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 
 PROGRAM = r"""
+#include <cmath>
+#include <cstring>
 #include <random>
 #include "vaqf_host.h"
 using namespace vaqf;
@@ -69,6 +72,16 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 1000000; ++i) {
     const int64_t d = 1 + (int64_t)(rng() >> (rng() % 62 + 2)), n = (int64_t)(rng() >> (rng() % 63 + 1));
     if (host::RowDivider(d).div(n) != n / d) { printf("RowDivider(%lld).div(%lld)\n", (long long)d, (long long)n); return 1; }
+  }
+  for (int i = 0; i < 1000000; ++i) {  // every float bit pattern is fair: NaN, infinities, subnormals
+    const uint32_t bits = (uint32_t)rng();
+    float x;
+    memcpy(&x, &bits, 4);
+    const double step = std::ldexp(1.0 + (double)(rng() % 1000) / 1000.0, (int)(rng() % 40) - 30);
+    const int64_t hi = (int64_t(1) << (rng() % 20 + 1)) - 1, lo = -hi - 1;
+    const double v = floor((double)x / step + 0.5);
+    const int64_t want = (v != v || v < (double)lo) ? lo : v > (double)hi ? hi : (int64_t)v;
+    if (host::quantize_code(x, step, lo, hi) != want) { printf("quantize_code(%a, %a)\n", x, step); return 1; }
   }
   printf("ok\n");
   return 0;

@@ -320,7 +320,19 @@ class RowDivider {
   double inv_;
 };
 
-// Float image [C][H][W] -> codes, exactly as fixedpoint.quantize: floor(x / step + 1/2), saturated.
+// One float value -> its code, exactly as fixedpoint.quantize: floor(x / step + 1/2), saturated
+// (NaN saturates low, as numpy's cast then clip does). floor by truncation and a fix-up on the
+// range that is not saturated: no libm call (x86-64 without SSE4.1 calls floor()).
+inline int64_t quantize_code(float x, double step, int64_t lo, int64_t hi) {
+  const double q = (double)x / step + 0.5;
+  if (!(q >= (double)lo)) return lo;             // floor(q) < lo  <=>  q < lo (lo is an integer); NaN
+  if (q >= (double)hi + 1.0) return hi;          // floor(q) > hi  <=>  q >= hi + 1
+  int64_t t = (int64_t)q;                        // |q| < 2^62 here: truncation is defined
+  if ((double)t > q) --t;                        // negative non-integers: truncation is one above floor
+  return t;
+}
+
+// Float image [C][H][W] -> codes.
 template <class M>
 void quantize_image(M& mem, const float* image, const Tensor& out, int C, int H, int W, double step, int64_t lo,
                     int64_t hi) {
@@ -328,15 +340,27 @@ void quantize_image(M& mem, const float* image, const Tensor& out, int C, int H,
   for (int c = 0; c < C; ++c)
     for (int y = 0; y < H; ++y) {
       const float* in = image + ((int64_t)c * H + y) * W;
-      for (int x = 0; x < W; ++x) {
-        const double v = floor((double)in[x] / step + 0.5);
-        int64_t code;
-        if (v != v || v < (double)lo) code = lo;  // NaN saturates low, as numpy's cast then clip does
-        else if (v > (double)hi) code = hi;
-        else code = (int64_t)v;
-        row[x] = code;
-      }
+      for (int x = 0; x < W; ++x) row[x] = quantize_code(in[x], step, lo, hi);
       write_row(mem, out, elem_index(out, c, y, 0), W, row.data());
+    }
+}
+
+// quantize_image then patchify in one pass (when the image feeds only the patchify): the codes go
+// straight to [(H/ph)*(W/pw)][C*ph*pw], each patch flattened (c, i, j); the image buffer stays unused.
+template <class M>
+void quantize_patches(M& mem, const float* image, const Tensor& out, int C, int H, int W, int ph, int pw,
+                      double step, int64_t lo, int64_t hi) {
+  const int gw = W / pw;
+  std::vector<int64_t> row((size_t)C * ph * pw);
+  for (int py = 0; py < H / ph; ++py)
+    for (int px = 0; px < gw; ++px) {
+      int64_t* r = row.data();
+      for (int c = 0; c < C; ++c)
+        for (int i = 0; i < ph; ++i) {
+          const float* in = image + ((int64_t)c * H + py * ph + i) * W + px * pw;
+          for (int j = 0; j < pw; ++j) *r++ = quantize_code(in[j], step, lo, hi);
+        }
+      write_row(mem, out, elem_index(out, 0, py * gw + px, 0), (int64_t)row.size(), row.data());
     }
 }
 
