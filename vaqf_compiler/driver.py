@@ -3,12 +3,15 @@
 Stages (each timed, reported by `Progress`):
 
     import    built-in / .pt2 / HuggingFace directory / `vaqf train` checkpoint -> vit IR
-    search    the highest activation precision meeting the target (the paper's binary search over the
-              cost model, on the model lowered at 8 bits: the workload's shape does not depend on k);
+    search    the highest activation precision meeting the target end to end (the paper's binary search
+              over the cost model — FPGA, the board CPU's host ops and synchronisation — on the model
+              lowered at 8 bits: the workload's shape does not depend on k), and where scale, softmax
+              and GELU run (host or FPGA, whichever makes the frame shorter);
               scheme mixed: also the power-of-two ratio (dse.mixed's search, ours)
     quantize  fold-patch-embed, mark-quantization{wbits=1 abits=k} (mixed: {scheme=mixed wbits=b}
               and assign-pot-rows{ratio=r}), calibrate
-    passes    partition-host-accel, lower-to-accel, assign-tiling{board target-fps}
+    passes    partition-host-accel{the placement the search chose}, lower-to-accel,
+              assign-tiling{board target-fps}
     reference the integer reference's outputs for the test-bench images (numpy interpreter)
     emit      the project files: kernel, host, packed weights, test bench
     csim      (optional) g++ build, then one run per test-bench image, compared bit for bit
@@ -36,7 +39,8 @@ from xdsl.passes import ModulePass
 from vaqf_compiler.cost.boards import Board, is_board_file, load_board
 from vaqf_compiler.cost.model import Estimate
 from vaqf_compiler.cost.workload import extract_workload
-from vaqf_compiler.dse.search import Choice, Options, PrecisionResult, Searcher, check_target, choose_precision
+from vaqf_compiler.dse.search import (Choice, Options, PrecisionResult, Searcher, check_target, choose_precision,
+                                     objective_fps)
 from vaqf_compiler.errors import VaqfError
 from vaqf_compiler import validate
 from vaqf_compiler.fsutil import write_files, write_text_atomically
@@ -56,6 +60,8 @@ DUMP_POINTS = ("import", "fold-patch-embed", "mark-quantization", "assign-pot-ro
                "partition-host-accel", "lower-to-accel", "assign-tiling")
 SCHEMES = ("vaqf", "mixed")
 RANDOM_CALIBRATION = "4 seeded random images"  # without --calibration (quantize_cmd.calibration_images)
+# The search judges designs end to end (FPGA + host ops + synchronisation) and places the movable ops.
+END_TO_END = Options(end_to_end=True)
 
 
 @dataclass(frozen=True)
@@ -186,15 +192,16 @@ def _search(module: ModuleOp, board: Board, target: float, fixed_bits: int | Non
         from vaqf_compiler.dse.mixed import MixedSearcher
 
         ratios = None if req.pot_ratio is None else (req.pot_ratio,)
-        searcher = MixedSearcher(workload, board, Options(), wbits=req.wbits, ratios=ratios)
+        searcher = MixedSearcher(workload, board, END_TO_END, wbits=req.wbits, ratios=ratios)
     else:
-        searcher = Searcher(workload, board, Options())
+        searcher = Searcher(workload, board, END_TO_END)
     if fixed_bits is not None:
         result = searcher.best(fixed_bits)
-        if result.fps < target:
+        fps = objective_fps(searcher, result)
+        if fps < target:
             raise VaqfError(
-                f"the checkpoint is trained for {fixed_bits}-bit activations, which reach {result.fps:.1f} FPS on "
-                f"{board.name}, below the target {target:g} FPS: lower --target-fps to {result.fps:.1f} or less, "
+                f"the checkpoint is trained for {fixed_bits}-bit activations, which reach {fps:.1f} FPS end to end on "
+                f"{board.name}, below the target {target:g} FPS: lower --target-fps to {fps:.1f} or less, "
                 "choose a larger --board, or train a lower precision (vaqf train)")
         return searcher, Choice(target, result, (fixed_bits,)), f"fixed by the checkpoint ({fixed_bits} bits)"
     try:
@@ -204,7 +211,7 @@ def _search(module: ModuleOp, board: Board, target: float, fixed_bits: int | Non
         if top.estimate is None:
             raise VaqfError(f"{e}; raise the ceilings or choose a larger --board") from None
         other = "; or try the other --scheme" if req.scheme == "mixed" or fixed_bits is None else ""
-        raise VaqfError(f"{e}; lower --target-fps to {top.fps:.1f} or less, or choose a larger --board "
+        raise VaqfError(f"{e}; lower --target-fps to {objective_fps(searcher, top):.1f} or less, or choose a larger --board "
                         f"(vaqf dse --help lists the boards){other}") from None
     tried = ", ".join(map(str, choice.evaluated))
     how = f"binary search over 1..16 bits evaluated {tried}"
@@ -398,7 +405,10 @@ def run_stages(req: Request, progress: Progress, out: Path, board: Board, hls: H
     mixed = req.scheme == "mixed"
     ratio = choice.result.estimate.design.pot_ratio
     weights = f"W{wbits}A{bits} mixed, PoT ratio {ratio:g}" if mixed else f"W1A{bits}"
-    progress.done(f"{weights}, {choice.result.fps:.1f} FPS predicted; {how}")
+    chosen = choice.result.estimate
+    where = ", ".join(chosen.on_accel) + " on the FPGA" if chosen.on_accel else "scale, softmax, GELU on the host"
+    progress.done(f"{weights}, {chosen.fps_end_to_end:.1f} FPS end to end predicted ({chosen.fps:.1f} FPGA alone; "
+                  f"{where}); {how}")
 
     what = f"{wbits}-bit fixed-point/power-of-two weights" if mixed else "binary weights"
     progress.start("quantize", f"{what}, {bits}-bit activations, calibrated scales")
@@ -419,7 +429,9 @@ def run_stages(req: Request, progress: Progress, out: Path, board: Board, hls: H
     progress.done(note)
 
     progress.start("passes", "partition-host-accel, lower-to-accel, assign-tiling")
-    _apply(PartitionHostAccelPass(), module, req, progress, dumps)
+    placed = choice.result.estimate.on_accel
+    _apply(PartitionHostAccelPass(softmax_on_accel="softmax" in placed, gelu_on_accel="gelu" in placed,
+                                  scale_on_accel="scale" in placed), module, req, progress, dumps)
     _apply(LowerToAccelPass(), module, req, progress, dumps)
     _apply(AssignTilingPass(board=req.board, target_fps=target), module, req, progress, dumps)
     progress.done(f"{sum(1 for op in module.walk() if op.name == 'accel.engine')} engine layers")

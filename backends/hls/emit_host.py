@@ -6,6 +6,12 @@ codes)`, templated on the device (`device_csim.h` calls the kernel function
 directly; the board hosts start the IP). One `@singledispatch` handler per op
 prints its statement: a `LayerDesc` and `dev.run(...)` for ops on the FPGA, a
 `vaqf::host::` call for ops on the CPU, a comment for views.
+
+Cache maintenance (the board hosts map DDR cached): before a host op, its
+operands written by the FPGA are brought to the CPU (`dev.to_cpu(word, words)`:
+invalidate); after it, its result goes to the device (`dev.to_device`: clean).
+Only those buffers, so a kernel call costs no sync of its own; the C-simulation
+device counts them (what docs/cost-model.md charges as synchronisation).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from xdsl.ir import Operation, SSAValue
 
 from vaqf_compiler import intconst as ic
 from vaqf_compiler.backends.hls.cpp_writer import CppWriter, cpp_double, cpp_string
-from vaqf_compiler.backends.hls.program import VIEW_OPS, Layout, Program, shape3
+from vaqf_compiler.backends.hls.program import VIEW_OPS, Layout, Program, root_value, shape3
 from vaqf_compiler.dialects import accel
 from vaqf_compiler.dialects.vit import ParamAttr
 from vaqf_compiler.errors import VaqfError
@@ -215,8 +221,17 @@ def _(op: accel.GeluOp, e: Emitter) -> None:
     if e.p.on_accel(op):
         _elementwise_call(op, e, "OP_GELU", [("mult", e.c(op, "table")), ("o", f"{e.p.scalar(op, 'in_lo')}LL")])
         return
+    _, t_rows, t_cols = e.p.const(op, "table").shape
     e.w.line(f"host::gelu(mem, {e.t(op.input)}, {e.t(op.result)}, {heads}, {rows}, {dim}, {e.c(op, 'table')}, "
-             f"{e.p.scalar(op, 'in_lo')}LL);")
+             f"{t_rows * t_cols}LL, {e.p.scalar(op, 'in_lo')}LL);")
+
+
+def fused_patchify(p: Program) -> accel.PatchifyOp | None:
+    """The patchify that reads the image and nothing else does: the host quantizes straight into it."""
+    users = [u.operation for u in p.image.uses]
+    if len(users) == 1 and isinstance(users[0], accel.PatchifyOp) and not p.on_accel(users[0]):
+        return users[0]
+    return None
 
 
 @emit_op.register
@@ -234,7 +249,32 @@ def _(op: accel.PatchifyOp, e: Emitter) -> None:
     _unsupported_place(op, e)
     c, h, w = op.input.type.get_shape()  # type: ignore[attr-defined]
     ph, pw = (int(v) for v in op.patch.get_values())
+    if fused_patchify(e.p) is op:
+        lo, hi = ic.format_of(e.p.image).code_range
+        e.w.line(f"host::quantize_patches(mem, image, {e.t(op.result)}, {c}, {h}, {w}, {ph}, {pw}, "
+                 f"{cpp_double(e.p.input_step)}, {lo}, {hi});")
+        return
     e.w.line(f"host::patchify(mem, {e.t(op.input)}, {e.t(op.result)}, {c}, {h}, {w}, {ph}, {pw});")
+
+
+def _written_by_fpga(p: Program, value: SSAValue) -> bool:
+    owner = root_value(value).owner
+    return isinstance(owner, Operation) and p.is_kernel_call(owner)
+
+
+def _sync(p: Program, w: CppWriter, direction: str, value: SSAValue) -> None:
+    word, words = p.word_span(value)
+    w.line(f"dev.{direction}({word}, {words});  // {p.names[root_value(value)]}")
+
+
+def _sync_to_cpu(p: Program, w: CppWriter, values) -> None:
+    """Invalidate the CPU's copy of every FPGA-written buffer among `values` (each once)."""
+    seen = set()
+    for v in values:
+        root = root_value(v)
+        if root not in seen and _written_by_fpga(p, v):
+            seen.add(root)
+            _sync(p, w, "to_cpu", v)
 
 
 def emit_model(program: Program) -> str:
@@ -253,7 +293,11 @@ def emit_model(program: Program) -> str:
         where = "view" if isinstance(op, VIEW_OPS) else ("FPGA" if p.on_accel(op) else "host")
         alias = f" of {p.names[op.operands[0]]}" if where == "view" else ""
         body.comment(f"{p.names[op.results[0]]} = {call_title(op)}  ({where}{alias})")
+        if where == "host":
+            _sync_to_cpu(p, body, op.operands)
         emit_op(op, e)
+        if where == "host":
+            _sync(p, body, "to_device", op.results[0])
 
     w.line(HEADER)
     w.comment("The model, layer by layer: DDR map, kernel calls and host ops in program order.")
@@ -297,10 +341,15 @@ def emit_model(program: Program) -> str:
                 w.line("auto& mem = dev.mem();")
                 w.line(f"std::vector<int64_t> scratch({max_row});")
                 w.line("(void)scratch;")
-                w.line(f"host::quantize_image(mem, image, {p.names[p.image]}, {c}, {h}, {wd}, "
-                       f"{cpp_double(p.input_step)}, {in_lo}, {in_hi});")
+                if fused_patchify(p) is None:
+                    w.line(f"host::quantize_image(mem, image, {p.names[p.image]}, {c}, {h}, {wd}, "
+                           f"{cpp_double(p.input_step)}, {in_lo}, {in_hi});")
+                    _sync(p, w, "to_device", p.image)
+                else:
+                    w.comment("The image is quantized straight into patches (host::quantize_patches below).")
                 for line in body.text().splitlines():
                     w.line(line)
+                _sync_to_cpu(p, w, [p.output])
                 w.line(f"host::dequantize(mem, {p.names[p.output]}, {n_out}, {cpp_double(p.output_step)}, logits, "
                        "codes);")
     w.line()

@@ -4,7 +4,8 @@
 generated C++ (`emit_kernel`, `emit_host`), the static headers and host
 sources copied from this package, the packed parameters (`weights/`), the test
 bench (`tb/`), `Makefile` (C simulation with g++), `run_hls.tcl` (Vitis HLS
-csynth/cosim/export), `project.json` and `README.md`. The output depends only
+csynth/cosim/export), `board/` (Vivado block design and bitstream scripts, or
+the v++ link configuration: `emit_board`), `project.json` and `README.md`. The output depends only
 on the inputs (byte-identical for the same module, parameters and options).
 `write_project` writes it atomically.
 """
@@ -21,6 +22,7 @@ import numpy as np
 from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp, StringAttr
 
 from vaqf_compiler.backends.hls.csim import CXXFLAGS, QUIET
+from vaqf_compiler.backends.hls.emit_board import emit_board
 from vaqf_compiler.backends.hls.emit_host import call_title, emit_host
 from vaqf_compiler.backends.hls.emit_kernel import emit_kernel
 from vaqf_compiler.backends.hls.overflow import check_program as check_overflow
@@ -292,6 +294,10 @@ def emit_readme(program: Program, meta: Mapping[str, object]) -> bytes:
          if meta["tb_images"] else "- no test bench (`tb/`): the project was emitted without test images."),
         "- `Makefile`: `make csim` (g++; ap_int.h from `$XILINX_HLS/include`, else hls4ml's copy in `python3`'s",
         "  environment, as `vaqf csim` finds it; or `make csim AP_INCLUDE=DIR`); `run_hls.tcl`: `vitis_hls -f run_hls.tcl`.",
+        "- `board/`: what takes the kernel to the board after `run_hls.tcl` — "
+        + ("`vaqf.cfg` (v++ link)" if program.options.board.host == "xrt" else
+           "`block_design.tcl` and `build_bitstream.tcl` (Vivado)")
+        + "; `board/README.md` lists the commands in order and what the board needs.",
         "",
         "C simulation without Xilinx tools: `vaqf csim .` (bit-identical to `vaqf run --mode int`).",
         "",
@@ -322,7 +328,7 @@ def emit_project(module: ModuleOp, params: Mapping[str, np.ndarray], *, options:
     program = build_program(module, params, options)
     check_overflow(program, params)  # refuse a kernel whose fixed-width integers could overflow
     files: dict[str, bytes] = {}
-    for path, text in {**emit_kernel(program), **emit_host(program)}.items():
+    for path, text in {**emit_kernel(program), **emit_host(program), **emit_board(program)}.items():
         files[path] = text.encode()
     for (folder, name), path in STATIC.items():
         files[path] = static_file(folder, name)

@@ -157,6 +157,14 @@ class Program:
     def on_accel(self, op: Operation) -> bool:
         return isinstance(op, accel.EngineOp) or _placed_on_accel(op)
 
+    def word_span(self, value: SSAValue) -> tuple[int, int]:
+        """(first word, word count) of the buffer `value` lives in (a view: its operand's buffer)."""
+        lay = self.layouts[_root(value)]
+        g = lay.elem.per_word(self.options.port_bits)
+        idx = lay.indices()
+        first, last = int(idx.min()) // g, int(idx.max()) // g
+        return lay.base + first, last - first + 1
+
     def digest(self) -> str:
         """A short hash of the parameter blob (for the README and the test bench)."""
         return hashlib.sha256(self.arena.blob().tobytes()).hexdigest()[:16]
@@ -195,6 +203,9 @@ def _root(value: SSAValue) -> SSAValue:
     while isinstance(value.owner, VIEW_OPS):
         value = value.owner.operands[0]
     return value
+
+
+root_value = _root  # the buffer a view addresses (public: the host emitter syncs whole buffers)
 
 
 class _Allocator:

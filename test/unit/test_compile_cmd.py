@@ -75,13 +75,19 @@ def test_json_summary_is_the_cost_model_s_choice(compiled, small_pt2):
                                                  "report"]
     # The same search, run here on the emitted IR, gives the chosen design's numbers.
     module = parse_ir((prj / "ir" / "accel.mlir").read_text())
-    searcher = Searcher(extract_workload(module), load_board("zcu102"), Options())
+    searcher = Searcher(extract_workload(module), load_board("zcu102"), Options(end_to_end=True))
     best = searcher.best(summary["bits"])
-    assert summary["fps"] == pytest.approx(best.fps) and summary["fps"] >= float(TARGET)
+    assert summary["fps"] == pytest.approx(best.fps) == pytest.approx(summary["fps_fpga"])
+    assert summary["fps_end_to_end"] == pytest.approx(best.fps_end_to_end) and best.fps_end_to_end >= float(TARGET)
+    assert 1e3 / summary["fps_end_to_end"] == pytest.approx(
+        1e3 / summary["fps_fpga"] + summary["host_ms_per_frame"] + summary["sync_ms_per_frame"])
+    # The emitted IR is partitioned as the search placed the movable ops.
+    assert summary["on_accel"] == list(best.estimate.on_accel)
+    assert summary["host_ops_ms_modelled"] and summary["cpu"]["name"] == "Cortex-A53"
     assert summary["resources"]["dsp"]["used"] == best.estimate.dsp
     assert summary["resources"]["lut"]["share"] == pytest.approx(best.estimate.lut / 274080)
-    # The highest precision that meets the target: the next one up does not (or is past 16 bits).
-    assert summary["bits"] == 16 or searcher.best(summary["bits"] + 1).fps < float(TARGET)
+    # The highest precision that meets the target end to end: the next one up does not (or is past 16 bits).
+    assert summary["bits"] == 16 or searcher.best(summary["bits"] + 1).fps_end_to_end < float(TARGET)
     # The prediction assign-tiling wrote on the emitted IR (4 significant digits) is the summary's.
     fps_attr = float(re.search(r"accel.fps = ([\d.e+]+)", (prj / "ir" / "accel.mlir").read_text()).group(1))
     assert fps_attr == pytest.approx(summary["fps"], rel=1e-3)
@@ -168,19 +174,25 @@ def test_report_html_is_well_formed_with_svg_charts_from_the_cost_model(compiled
     parser.feed(html)
     parser.close()
     assert parser.stack == []
-    assert {"chart-fps", "chart-resources", "chart-kinds", "chart-layers", "chart-host"} <= set(parser.ids)
+    assert {"chart-fps", "chart-resources", "chart-kinds", "chart-layers", "chart-host",
+            "chart-host-measured"} <= set(parser.ids)
     svgs = re.findall(r"<svg .*?</svg>", html, re.S)
-    assert len(svgs) == 5
+    assert len(svgs) == 6
+    # The host chart shows the modelled board-CPU time; the interpreter's timings are a separate chart.
+    host_svg = next(s for s in svgs if "Host vs accelerator time per frame on the board" in s)
+    assert "(modelled, board CPU)" in host_svg and "synchronisation (modelled)" in host_svg
+    assert "(measured here)" not in host_svg
     for svg in svgs:
         ET.fromstring(svg)  # each chart is well-formed XML
     text = " ".join(parser.text)
     assert f"{summary['fps']:.1f} FPS" in text
     assert f"{summary['resources']['dsp']['used']:,}" in text
     assert f"target {float(TARGET):g} FPS" in html  # the target line of the FPS chart
-    # The FPS chart has one point per feasible precision (and the ring of the chosen one).
+    # The FPS chart has one point per feasible precision on each line (end to end, FPGA alone) and the
+    # ring of the chosen one.
     fps_svg = next(s for s in svgs if "FPS vs activation precision" in s)
     feasible = sum(p["feasible"] for p in summary["precisions"])
-    assert fps_svg.count('r="3"') == feasible and fps_svg.count('r="7"') == 1
+    assert fps_svg.count('r="3"') == 2 * feasible and fps_svg.count('r="7"') == 1
     md = (prj / "report.md").read_text()
     assert f"W1A{summary['bits']}" in md and "![fps](report/fps.svg)" in md
     for name in ("fps", "resources", "kinds", "layers", "host"):
@@ -288,3 +300,20 @@ def test_mixed_options_need_the_mixed_scheme(small_pt2, tmp_path, capsys):
     assert main(["compile", str(small_pt2), "--target-fps", TARGET, "-o", str(tmp_path / "p"),
                  "--pot-ratio", "0.5"]) == 1
     assert "options of --scheme mixed; add --scheme mixed" in one_line_error(capsys)
+
+
+def test_a_target_only_the_fpga_alone_meets_is_refused_with_the_end_to_end_best(small_pt2, tmp_path, capsys):
+    """DeiT-small's reduced twin reaches far more on the FPGA than end to end (the A53 runs the glue ops)."""
+    from vaqf_compiler.cli.dse_cmd import lower
+    from vaqf_compiler.frontend.load import model_program
+    from vaqf_compiler.frontend.torch_import import import_program
+
+    workload = extract_workload(lower(import_program(model_program(str(small_pt2))).module))
+    top = Searcher(workload, load_board("zcu102"), Options(end_to_end=True)).max_fps().estimate
+    target = f"{(top.fps_end_to_end + top.fps) / 2:.0f}"
+    assert main(["compile", str(small_pt2), "--target-fps", target, "-o", str(tmp_path / "p")]) == 1
+    msg = one_line_error(capsys)
+    assert f"target {target} FPS is above what zcu102 can reach end to end: the best is {top.fps_end_to_end:.1f} FPS" \
+        in msg and f"(the FPGA alone: {top.fps:.1f} FPS" in msg
+    assert f"lower --target-fps to {top.fps_end_to_end:.1f} or less" in msg
+    assert not (tmp_path / "p").exists()

@@ -70,12 +70,12 @@ output:
   e.g. when the target is above what the board can reach (it says the best).
 
 examples:
-  vaqf compile deit-tiny --board zcu102 --target-fps 160 -o prj/ --csim
+  vaqf compile deit-tiny --board zcu102 --target-fps 50 -o prj/ --csim
   vaqf compile hf_deit_dir/ --board zcu102 --target-fps 30 -o prj/
   vaqf compile model.pt2 --target-fps 24 -o prj/ --calibration images.npy --images 4 --csim
-  vaqf compile deit-tiny --target-fps 160 -o prj/ --dump-ir-after mark-quantization --dump-ir-after assign-tiling
-  vaqf compile deit-small --target-fps 60 -o prj/ --dump-ir-dir prj_ir/ --json > summary.json
-  vaqf compile deit-tiny --target-fps 160 -o prj/ --scheme mixed --wbits 4      # PoT ratio searched
+  vaqf compile deit-tiny --target-fps 50 -o prj/ --dump-ir-after mark-quantization --dump-ir-after assign-tiling
+  vaqf compile deit-small --target-fps 25 -o prj/ --dump-ir-dir prj_ir/ --json > summary.json
+  vaqf compile deit-tiny --target-fps 40 -o prj/ --scheme mixed --wbits 4      # PoT ratio searched
   vaqf compile runs/digits/w1a8.pt --board kv260 --target-fps 500 -o prj/
 """
 

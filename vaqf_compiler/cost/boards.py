@@ -19,6 +19,16 @@ board name is accepted (`--board my_board.toml`, `assign-tiling{board=…}`):
     [memory]
     axi_ports = 6                # AXI ports the accelerator may use to reach DDR
     axi_port_bits = 128          # the widest each of them allows
+
+    [cpu]                        # optional: the host processor (end-to-end frame rate; cost/host.py)
+    name = "Cortex-A53"
+    clock_mhz = 1200
+    ipc = 0.8                    # instructions per cycle on the host ops (say where it comes from)
+    call_us = 5                  # per kernel call: descriptor registers, start, completion
+    sync_us = 20                 # per cache-maintenance / transfer request
+    sync_gbps = 1.0              # cache maintenance (Zynq) or DMA (PCIe) rate, GB/s
+
+Without `[cpu]` the board's host costs nothing: the frame rate is the FPGA's.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from vaqf_compiler.cost.host import HostCpu, parse_host_cpu
 from vaqf_compiler.errors import VaqfError
 
 HOSTS = ("ps", "pcie")
@@ -47,6 +58,7 @@ class Board:
     host: str = "ps"
     part: str = ""
     description: str = ""
+    cpu: HostCpu | None = None  # the host processor; None: host time not modelled
 
     @property
     def bram18(self) -> int:
@@ -81,7 +93,7 @@ def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
 
 def parse_board(data: dict[str, Any], where: str) -> Board:
     """A `Board` from the parsed TOML table; every problem is a one-line `VaqfError`."""
-    _check_keys(data, {"name", "description", "part", "host", "resources", "memory"}, where)
+    _check_keys(data, {"name", "description", "part", "host", "resources", "memory", "cpu"}, where)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise VaqfError(f"{where}: 'name' must be a non-empty string")
@@ -110,6 +122,7 @@ def parse_board(data: dict[str, Any], where: str) -> Board:
         host=host,
         part=data.get("part", ""),
         description=data.get("description", ""),
+        cpu=parse_host_cpu(data["cpu"], where) if "cpu" in data else None,
     )
 
 

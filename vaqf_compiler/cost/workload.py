@@ -11,10 +11,12 @@ Mixed-scheme weights (`#vit.format<mixed k>`) become `Mixed(k)`, with the
 power-of-two row count of `#vit.rows` when the IR has it; `as_mixed` reads a
 VAQF lowering as the mixed scheme, `as_binary` the reverse.
 
+Ops placed `on host` (scale, softmax, GELU by default; patchify, token
+concat, position embedding, CLS select) are kept as `host` layers with their
+sizes: `cost/host.py` charges the board's CPU for them, and `placed()` moves
+the movable kinds (scale, softmax, GELU) between host and FPGA to compare.
+
 What is ignored, on purpose (see docs/cost-model.md):
-- ops placed `on host` (scale, softmax, GELU by default; patchify, token
-  concat, position embedding, CLS select): the host runs them, their time is
-  not counted;
 - `accel.split_heads`/`accel.merge_heads`: views, nothing moves;
 - `accel.load`/`accel.store`: their traffic is part of the engine layer's
   model (tile loads and stores).
@@ -130,8 +132,32 @@ class Workload:
 
     engine: tuple[tuple[EngineLayer, int], ...]
     stream: tuple[tuple[StreamLayer, int], ...]
-    host_ops: tuple[tuple[str, int], ...] = field(default=())
+    host: tuple[tuple[StreamLayer, int], ...] = field(default=())  # ops placed on the host CPU
     name: str = "model"
+    image_elements: int = 0  # values of the input image (the host quantizes it every frame)
+
+    @property
+    def host_ops(self) -> tuple[tuple[str, int], ...]:
+        """(`accel.<kind>`, occurrences) of the host-placed ops, sorted."""
+        counts: Counter = Counter()
+        for layer, n in self.host:
+            counts[f"accel.{layer.kind}"] += n
+        return tuple(sorted(counts.items()))
+
+    @property
+    def kernel_calls(self) -> int:
+        """Kernel calls per frame: every engine layer and every element-wise op on the FPGA."""
+        return sum(n for _, n in self.engine) + sum(n for _, n in self.stream)
+
+    def placed(self, on_accel: frozenset[str] | set[str], movable: tuple[str, ...]) -> Workload:
+        """The same model with the `movable` kinds in `on_accel` on the FPGA and the others on the host."""
+        def fpga(kind: str, now_on_fpga: bool) -> bool:
+            return kind in on_accel if kind in movable else now_on_fpga
+
+        layers = [(lay, n, True) for lay, n in self.stream] + [(lay, n, False) for lay, n in self.host]
+        stream = tuple((lay, n) for lay, n, side in layers if fpga(lay.kind, side))
+        host = tuple((lay, n) for lay, n, side in layers if not fpga(lay.kind, side))
+        return replace(self, stream=_merge(stream), host=_merge(host))
 
     @property
     def heads(self) -> int:
@@ -177,7 +203,7 @@ class Workload:
         stream = tuple(
             (StreamLayer(s.kind, s.elements, s.row, tuple(16 for _ in s.inputs), 16), n) for s, n in self.stream
         )
-        return Workload(_merge(engine), _merge(stream), self.host_ops, self.name + " (W16A16)")
+        return replace(self, engine=_merge(engine), stream=_merge(stream), name=self.name + " (W16A16)")
 
     def as_mixed(self, wbits: int) -> Workload:
         """The same model in the mixed scheme: every binary- or mixed-weight layer gets `wbits`-bit mixed
@@ -187,12 +213,12 @@ class Workload:
             for lay, n in self.engine
         )
         name = self.name.removesuffix(" (mixed)") + " (mixed)"
-        return Workload(_merge(engine), self.stream, self.host_ops, name)
+        return replace(self, engine=_merge(engine), name=name)
 
     def as_binary(self) -> Workload:
         """The same model in the VAQF scheme: every mixed-weight layer gets binary weights."""
         engine = tuple((replace(lay, w=BINARY, pot_rows=None) if lay.mixed else lay, n) for lay, n in self.engine)
-        return Workload(_merge(engine), self.stream, self.host_ops, self.name.removesuffix(" (mixed)"))
+        return replace(self, engine=_merge(engine), name=self.name.removesuffix(" (mixed)"))
 
 
 def _merge(items) -> tuple:
@@ -249,8 +275,12 @@ def extract_workload(module: ModuleOp, name: str = "model") -> Workload:
     stream: Counter = Counter()
     host: Counter = Counter()
     seen_function = False
+    image = 0
     for op in module.walk():
         if isinstance(op, func.FuncOp):
+            if not seen_function and op.body.blocks and op.body.block.args:
+                arg = op.body.block.args[0].type
+                image = math.prod(arg.get_shape()) if isinstance(arg, TensorType) else 0
             seen_function = True
             continue
         if isinstance(op, ModuleOp | func.ReturnOp) or op.dialect_name() in ("builtin", "func", "arith"):
@@ -265,11 +295,11 @@ def extract_workload(module: ModuleOp, name: str = "model") -> Workload:
             continue
         elif isinstance(op, vit.VitOp):
             if op.place is not None and op.place.data == Placement.HOST:
-                host[op.name] += 1
+                host[_stream_layer(op)] += 1
             else:
                 stream[stream_layer(op)] += 1
         else:
             raise VaqfError(f"the cost model does not know '{op.name}'", where=describe(op))
     if not seen_function or not engine:
         raise VaqfError("the module has no accel.engine layers; run vaqf-pipeline on a ViT first")
-    return Workload(tuple(engine.items()), tuple(stream.items()), tuple(sorted(host.items())), name)
+    return Workload(tuple(engine.items()), tuple(stream.items()), tuple(host.items()), name, image)

@@ -41,7 +41,6 @@ from vaqf_compiler.cost.model import (
     _mixed_layer,
     dsp_array_use,
     engine_cycles,
-    estimate,
     packing,
     pot_array_use,
     pot_mac_luts,
@@ -58,6 +57,7 @@ from vaqf_compiler.dse.search import (
     _divisors,
     _grid,
     _round_up,
+    placed_estimate,
 )
 from vaqf_compiler.errors import VaqfError
 
@@ -155,7 +155,7 @@ class MixedSearcher:
             self.stats.seconds += time.perf_counter() - start
             est = None
             if design is not None:
-                est = estimate(self.workload, design, self.board, self.calib, self.opts.clock_mhz, self.hw)
+                est = placed_estimate(self.workload, design, self.board, self.calib, self.opts, self.hw)
             self._cache[bits] = PrecisionResult(bits, est)
         return self._cache[bits]
 

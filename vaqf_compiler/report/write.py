@@ -2,8 +2,9 @@
 
 Every number comes from the driver's `Compiled`: the cost model's predictions
 (docs/cost-model.md) for frame rate, resources and layer times, the stage
-timings measured while compiling, and — labelled as such — host-op times
-measured with the integer interpreter on the compiling machine.
+timings measured while compiling, the modelled host time on the board's CPU,
+and — labelled as such — host-op times measured with the integer interpreter
+on the compiling machine.
 """
 
 from __future__ import annotations
@@ -25,16 +26,19 @@ def charts(compiled) -> dict[str, tuple[str, str]]:
     o = Options()  # the ceilings the driver searches with
     bits = [p.bits for p in c.table]
     fps = [p.fps if p.feasible else None for p in c.table]
+    e2e = [p.fps_end_to_end if p.feasible else None for p in c.table]
     target = c.request.target_fps
+    scheme = f"W{c.wbits}Ak{', mixed' if c.scheme == 'mixed' else ''}"
     out = {
         "fps": (
-            "Predicted frame rate of the fastest design at each activation precision (cost model); the dashed "
-            "line is the target, the ring the chosen precision (the highest that meets it).",
+            "Predicted frame rate of the fastest design at each activation precision (cost model): end to end "
+            "(FPGA, host ops on the board's CPU, synchronisation) and the FPGA alone; the dashed line is the "
+            "target, the ring the chosen precision (the highest that meets it end to end).",
             line_chart(f"{c.model_name} on {b.name}: FPS vs activation precision",
-                       [Series(f"predicted FPS (W{c.wbits}Ak{', mixed' if c.scheme == 'mixed' else ''})", bits,
-                               fps, PALETTE[0])], "activation bits k",
+                       [Series(f"end to end ({scheme})", bits, e2e, PALETTE[0]),
+                        Series("FPGA alone", bits, fps, PALETTE[1])], "activation bits k",
                        "frames per second", hline=(target, f"target {target:g} FPS"),
-                       mark=(c.bits, e.fps, f"W{c.wbits}A{c.bits}: {e.fps:.1f} FPS")),
+                       mark=(c.bits, e.fps_end_to_end, f"W{c.wbits}A{c.bits}: {e.fps_end_to_end:.1f} FPS")),
         ),
     }
     res = []
@@ -58,16 +62,26 @@ def charts(compiled) -> dict[str, tuple[str, str]]:
         f"The {len(top)} most expensive layers (all occurrences of each shape; cost model).",
         bar_chart(f"Top {len(top)} layers by FPGA time per frame (ms)", top, "ms", label_width=300),
     )
+    cpu = c.board.cpu
+    where = f"the board's {cpu.name} at {cpu.clock_mhz:g} MHz" if cpu else "no CPU in the board file: zero"
     host = [("FPGA: all engine + stream layers (cost model)", e.latency_ms)]
-    host += [(f"host: {k} (measured)", 1e3 * v)
-             for k, v in sorted(c.host_ops.items(), key=lambda kv: -kv[1])]
+    host += [(f"host: {k} (modelled, board CPU)", ms) for k, ms in e.host_ops_ms]
+    host += [("host-FPGA synchronisation (modelled)", e.sync_ms)]
+    measured = [(f"host: {k} (measured here)", 1e3 * v) for k, v in sorted(c.host_ops.items(), key=lambda kv: -kv[1])]
     out["host"] = (
-        "Accelerator time per frame (cost model) beside the host-placed ops (measured per image with the numpy "
-        "integer interpreter on the compiling machine, not on the board's CPU; the cost model assumes the host "
-        "costs nothing, docs/cost-model.md).",
-        bar_chart("Host vs accelerator time per image (ms)", host, "ms",
-                  colors=[PALETTE[0]] + [PALETTE[1]] * len(c.host_ops), label_width=300),
+        f"Time per frame end to end (cost model): the FPGA, each host-placed op on {where}, and the "
+        "host-FPGA synchronisation (docs/cost-model.md, \"Host and synchronisation\"). The "
+        "host ops as measured with the numpy integer interpreter on the compiling machine are a separate chart.",
+        bar_chart("Host vs accelerator time per frame on the board (ms)", host, "ms",
+                  colors=[PALETTE[0]] + [PALETTE[1]] * (len(host) - 1), label_width=300),
     )
+    if measured:
+        out["host-measured"] = (
+            "Host-placed ops measured per image with the numpy integer interpreter on the compiling machine "
+            "(a separate figure: not the board's CPU, not the emitted C++).",
+            bar_chart("Host ops measured on the compiling machine (ms)", measured, "ms",
+                      colors=["#999999"] * len(measured), label_width=300),
+        )
     return out
 
 
@@ -94,14 +108,17 @@ def tables(compiled) -> dict[str, tuple[list[str], list[list[str]]]]:
             ["target", f"{c.request.target_fps:g} FPS"],
             ["precision", f"{c.precision} ({c.note})"],
             ["tiling", design_line(c)],
-            ["predicted", f"{e.fps:.1f} FPS, {total:.2f} ms per frame at {e.clock_mhz:g} MHz (cost model)"],
+            ["predicted", f"{e.fps_end_to_end:.1f} FPS end to end ({e.frame_ms:.2f} ms per frame: FPGA "
+                          f"{total:.2f} ms at {e.clock_mhz:g} MHz, {e.fps:.1f} FPS alone; host ops {e.host_ms:.2f} ms; "
+                          f"synchronisation {e.sync_ms:.2f} ms; cost model)"],
         ]),
         "resources": (["resource", "used", "board", "share"],
                       [[n, f"{u:,.0f}", f"{a:,}", f"{100 * u / a:.0f}%"] for n, u, a in resource_rows(c)]),
-        "precisions": (["bits", "FPS", "DSP", "LUT", "BRAM36", "meets target"], [
-            [str(p.bits), f"{p.fps:.1f}", str(p.estimate.dsp), f"{p.estimate.lut:,}", f"{p.estimate.bram36:g}",
-             ("yes" if p.fps >= c.request.target_fps else "no") + (" (chosen)" if p.bits == c.bits else "")]
-            if p.estimate else [str(p.bits), "-", "-", "-", "-", "nothing fits"] for p in c.table]),
+        "precisions": (["bits", "FPS end to end", "FPS FPGA", "DSP", "LUT", "BRAM36", "meets target"], [
+            [str(p.bits), f"{p.fps_end_to_end:.1f}", f"{p.fps:.1f}", str(p.estimate.dsp), f"{p.estimate.lut:,}",
+             f"{p.estimate.bram36:g}",
+             ("yes" if p.fps_end_to_end >= c.request.target_fps else "no") + (" (chosen)" if p.bits == c.bits else "")]
+            if p.estimate else [str(p.bits), "-", "-", "-", "-", "-", "nothing fits"] for p in c.table]),
         "kinds": (["kind", "ms per frame", "share"],
                   [[k, f"{ms:.3f}", f"{100 * ms / total:.1f}%"] for k, ms in kind_times(c)]),
         "layers": (["layer", "occurrences", "ms per frame", "share"],

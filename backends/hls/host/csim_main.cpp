@@ -2,7 +2,8 @@
 // DDR, runs every image of tb/input.bin through the model (kernel calls are
 // plain function calls), writes the logits, their integer codes and each
 // kernel call's loop trip counts and counted cycles, and compares the codes with the integer
-// reference's (tb/golden_codes.bin) when present.
+// reference's (tb/golden_codes.bin) when present; sync.csv counts the cache
+// maintenance the host asked for per image.
 //
 //   csim PARAMS IMAGES OUT_DIR [GOLDEN_CODES]
 //
@@ -59,17 +60,23 @@ int main(int argc, char** argv) {
   std::vector<float> logits(n_images * model::kOutputs);
   std::vector<int64_t> codes(n_images * model::kOutputs);
   std::vector<Trips> trips;
+  CsimDevice::SyncCount to_cpu, to_device;  // cache maintenance per image (the first image's)
   std::vector<float> image(image_floats);
+  // One device for all images, parameters loaded once: as the board hosts run (buffers are reused).
+  CsimDevice dev(model::kDdrWords, model::kLayers);
+  for (int64_t k = 0; k < (int64_t)(params.size() / 8); ++k) {
+    uint64_t v;
+    memcpy(&v, params.data() + 8 * k, 8);  // little-endian 64-bit sub-words
+    dev.mem().set64(k, v);
+  }
   for (size_t i = 0; i < n_images; ++i) {
-    CsimDevice dev(model::kDdrWords, model::kLayers);
-    for (int64_t k = 0; k < (int64_t)(params.size() / 8); ++k) {
-      uint64_t v;
-      memcpy(&v, params.data() + 8 * k, 8);  // little-endian 64-bit sub-words
-      dev.mem().set64(k, v);
-    }
     memcpy(image.data(), images.data() + i * image_floats * sizeof(float), image_floats * sizeof(float));
     model::run(dev, image.data(), logits.data() + i * model::kOutputs, codes.data() + i * model::kOutputs);
-    if (i == 0) trips = dev.trips();
+    if (i == 0) {
+      trips = dev.trips();
+      to_cpu = dev.synced_to_cpu();
+      to_device = dev.synced_to_device();
+    }
   }
 
   if (!write_file(out_dir + "/logits.bin", logits.data(), logits.size() * sizeof(float)) ||
@@ -87,6 +94,11 @@ int main(int argc, char** argv) {
     csv += line;
   }
   if (!write_file(out_dir + "/trips.csv", csv.data(), csv.size())) return 2;
+  char sync[256];
+  const int n_sync = snprintf(sync, sizeof sync, "direction,calls,words\nto_cpu,%lld,%lld\nto_device,%lld,%lld\n",
+                              (long long)to_cpu.calls, (long long)to_cpu.words, (long long)to_device.calls,
+                              (long long)to_device.words);
+  if (!write_file(out_dir + "/sync.csv", sync, (size_t)n_sync)) return 2;
 
   if (!check) {
     printf("csim: %zu image(s), no golden codes to compare\n", n_images);

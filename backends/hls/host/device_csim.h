@@ -1,10 +1,14 @@
 // vaqf: the C-simulation device — DDR is a vector of words, a kernel call is a
 // function call to the top function (no Xilinx tools needed, g++ and the
-// ap_int headers suffice). It also records each call's loop trip counts.
+// ap_int headers suffice). It also records each call's loop trip counts and
+// counts the cache maintenance the model asks for (a board host does it; here
+// memory is coherent, so it is only counted).
 #ifndef VAQF_DEVICE_CSIM_H
 #define VAQF_DEVICE_CSIM_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <vector>
 
@@ -52,11 +56,30 @@ class CsimDevice {
     trips_[layer] = g_trips;
   }
 
+  // Cache maintenance of words [word, word + words): counted only.
+  struct SyncCount {
+    int64_t calls = 0, words = 0;
+  };
+  void to_cpu(int64_t word, int64_t words) { count(to_cpu_, word, words); }
+  void to_device(int64_t word, int64_t words) { count(to_device_, word, words); }
+  const SyncCount& synced_to_cpu() const { return to_cpu_; }
+  const SyncCount& synced_to_device() const { return to_device_; }
+
   const std::vector<Trips>& trips() const { return trips_; }
 
  private:
+  void count(SyncCount& c, int64_t word, int64_t words) {
+    if (word < 0 || words < 0 || word + words > mem_.size64() / CsimMem::kSub) {
+      fprintf(stderr, "csim: sync of words [%lld, %lld) outside DDR\n", (long long)word, (long long)(word + words));
+      abort();
+    }
+    ++c.calls;
+    c.words += words;
+  }
+
   CsimMem mem_;
   std::vector<Trips> trips_;
+  SyncCount to_cpu_, to_device_;
 };
 
 }  // namespace vaqf
