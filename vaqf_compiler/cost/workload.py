@@ -295,7 +295,7 @@ def extract_workload(module: ModuleOp, name: str = "model") -> Workload:
             continue
         elif isinstance(op, vit.VitOp):
             if op.place is not None and op.place.data == Placement.HOST:
-                host[_stream_layer(op)] += 1
+                host[stream_layer(op)] += 1
             else:
                 stream[stream_layer(op)] += 1
         else:
