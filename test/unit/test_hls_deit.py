@@ -81,18 +81,26 @@ def test_deit_tiny_csim_is_bit_identical_and_real_image_chain(tiny, tmp_path, wb
         assert top["float"] == top["int"]  # the 16-bit baseline is faithful to the float model
 
 
-def test_deit_tiny_counted_cycles_stay_within_2x_of_the_cost_model(tmp_path):
-    """`make demo`'s design (DeiT-tiny, ZCU102, 160 FPS target): the kernel's cycles, counted from its own
-    structure in C simulation, give at least half the frame rate the cost model promised for it (FPGA only),
-    and every kernel call carries both figures."""
+def test_deit_tiny_counted_cycles_stay_within_2x_of_the_cost_model(tiny, tmp_path):
+    """The paper's DeiT-tiny design (ZCU102, W1A8, scale/softmax/GELU on the host, the tiling assign-tiling picks
+    for 160 FPS): the kernel's cycles, counted from its own structure in C simulation at the board's 128-bit AXI
+    width, give at least half the frame rate the cost model promised (FPGA only); every call carries both."""
+    from vaqf_compiler.backends.hls import HlsOptions
     from vaqf_compiler.backends.hls.csim import cycle_report
-    from vaqf_compiler.driver import Request, compile_model
+    from vaqf_compiler.passes.assign_tiling import AssignTilingPass
 
-    prj = tmp_path / "prj"
-    compiled = compile_model(Request("deit-tiny", "zcu102", 160.0, prj))
-    report = cycle_report(prj, csim(prj).trips)
+    module = parse_ir(print_ir(tiny.module))
+    FoldPatchEmbedPass().apply(Context(), module)
+    MarkQuantizationPass(1, 8).apply(Context(), module)
+    xs = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    calibrate(module, tiny.params, list(xs))
+    VaqfPipelinePass(1, 8).apply(Context(), module)
+    AssignTilingPass(board="zcu102", target_fps=160.0).apply(Context(), module)
+    files = emit_project(module, tiny.params, options=HlsOptions(port_bits=128), tb_images=xs,
+                         tb_golden_codes=reference(module, tiny.params, xs)[1])
+    write_project(files, tmp_path / "prj")
+    report = cycle_report(tmp_path / "prj", csim(tmp_path / "prj").trips)
     assert all(c["model_cycles"] and c["counted_cycles"] for c in report["calls"])
     model_fps = report["clock_mhz"] * 1e6 / report["model_cycles_per_frame"]
-    assert model_fps == pytest.approx(compiled.estimate.fps, rel=1e-9)  # the calls add up to the search's figure
-    print(f"\nDeiT-tiny {compiled.bits}-bit: counted {report['counted_fps_fpga']:.1f} FPS, model {model_fps:.1f} FPS")
+    print(f"\nDeiT-tiny W1A8: counted {report['counted_fps_fpga']:.1f} FPS, cost model {model_fps:.1f} FPS")
     assert report["counted_fps_fpga"] >= model_fps / 2
