@@ -66,6 +66,7 @@ def emit_config(program: Program) -> str:
             w.line(f"constexpr int MAX_DIM = {c.max_dim};  // longest row of an element-wise unit")
             w.line(f"constexpr int MAX_TABLE = {c.max_table};  // longest GELU / softmax table on chip")
             w.line(f"constexpr int MAX_LN_ROWS = {c.max_ln_rows};  // rows of a layer norm (kept on chip)")
+            w.line(f"constexpr int MAX_SOFTMAX_ROWS = {c.max_softmax_rows};  // rows of a softmax (per-row sums)")
             w.line(f"constexpr int MAX_CIN = {c.dsp_max_cin};  // 16-bit array: longest contraction (on-chip lhs)")
             w.line(f"constexpr int MAX_COUT = {c.dsp_max_cout};  // 16-bit array: longest output row")
             w.line(f"constexpr int MAX_CIN_Q = {c.bin_max_cin};  // binary array: longest contraction")
@@ -166,12 +167,16 @@ def emit_top(program: Program) -> str:
                 w.line("case vaqf::OP_ADD:")
                 w.line("  vaqf::RowUnit<PORT_BITS, MAX_DIM, MAX_TABLE>::run(x16, wt, y, d);")
                 w.line("  break;")
-            used = [(cls, code) for cls, code in ((accel.ScaleOp, "OP_SCALE"), (accel.GeluOp, "OP_GELU"),
-                                                  (accel.SoftmaxOp, "OP_SOFTMAX")) if _uses(program, cls)]
+            used = [(cls, code) for cls, code in ((accel.ScaleOp, "OP_SCALE"), (accel.GeluOp, "OP_GELU"))
+                    if _uses(program, cls)]
             if used:
                 for _, code in used:
                     w.line(f"case vaqf::{code}:")
                 w.line("  vaqf::RowUnit<PORT_BITS, MAX_DIM, MAX_TABLE>::run(x16, wt, y, d);")
+                w.line("  break;")
+            if _uses(program, accel.SoftmaxOp):
+                w.line("case vaqf::OP_SOFTMAX:")
+                w.line("  vaqf::Softmax<PORT_BITS, MAX_DIM, MAX_TABLE, MAX_SOFTMAX_ROWS>::run(x16, wt, y, d);")
                 w.line("  break;")
             w.line("default:")
             w.line("  break;")

@@ -100,6 +100,7 @@ class EngineConfig:
     bin_max_cin: int = 1
     bin_max_cout: int = 1
     max_ln_rows: int = 1  # most rows of a layer norm on the FPGA (its rows stay on chip between passes)
+    max_softmax_rows: int = 1  # most rows (heads x tokens) of a softmax on the FPGA
     max_table: int = 1  # longest GELU / softmax table of an element-wise op on the FPGA (padded to words)
     formats: tuple[tuple[int, bool], ...] = ()  # (bits, signed) of every packed format the kernel reads or writes
 
@@ -341,6 +342,8 @@ def _engine_config(ops: list[Operation], constants: dict[Operation, OpConstants]
         bin_max_cin=longest(binary, lambda op: op.lhs),
         bin_max_cout=longest(binary, lambda op: op.result),
         max_table=max((const_rows[(op, "table")] for op in elementwise), default=1),
+        max_softmax_rows=max((shape3(op.input)[0] * shape3(op.input)[1] for op in ops
+                              if isinstance(op, accel.SoftmaxOp) and _placed_on_accel(op)), default=1),
         max_ln_rows=max((shape3(op.input)[1] for op in ops if isinstance(op, accel.LayerNormOp)
                          and _placed_on_accel(op)), default=1),
         formats=tuple(sorted(formats)),

@@ -166,34 +166,62 @@ struct LayerNorm {
   }
 };
 
+// A lookup table on chip (GELU's, softmax's exponentials), in COPIES copies of two reads a cycle each (a
+// dual-port BRAM): LK lookups a cycle. A table of up to 4096 entries gets one copy per two lanes of the row
+// units; a larger one (softmax's can have tens of thousands) one copy, two lookups a cycle.
+template <int PORT, int MAX_TABLE>
+struct Table {
+  static const int VL = PORT / 8;
+  static const int COPIES = MAX_TABLE <= 4096 && VL >= 2 ? VL / 2 : 1;
+  static const int LK = 2 * COPIES;
+  i64_t v[COPIES][MAX_TABLE];
+
+  // The first `len` codes of d.mult; returns the cycles: the read, then every copy written two entries a cycle.
+  int64_t load(const ap_uint<PORT>* wp, const LayerDesc& d, int len) {
+    const int n = len < MAX_TABLE ? len : MAX_TABLE;
+    BurstTracker bt;
+    read_segment<PORT, MAX_TABLE, i64_t>(wp, d.mult, d.mult.elem0, n, v[0], bt);
+  TABLE_COPIES:
+    for (int i = 0; i < n; ++i) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_TABLE
+    TABLE_COPY:
+      for (int c = 1; c < COPIES; ++c) {
+#pragma HLS unroll
+        v[c][i] = v[0][i];
+      }
+    }
+    VAQF_COUNT(w_words, bt.moved.words);
+    VAQF_COUNT(bursts, bt.moved.bursts);
+    return timing::read_cycles(bt.moved.words, bt.moved.bursts) + (n + 1) / 2;
+  }
+
+  i64_t at(int lane, int i) const {
+#pragma HLS inline
+    return v[lane / 2][i];
+  }
+};
+
 // Element-wise units on ping-pong rows: residual addition (two operand rows, on the 16-bit and the weight
-// bundles at once), scale, GELU and softmax (d.heads x d.tokens rows of d.cout codes).
+// bundles at once), scale and GELU (d.heads x d.tokens rows of d.cout codes).
 template <int PORT, int MAX_D, int MAX_TABLE>
 struct RowUnit {
   static const int VL = PORT / 8;
 
   static void run(const ap_uint<PORT>* x16, const ap_uint<PORT>* wp, ap_uint<PORT>* y, const LayerDesc& d) {
-    static i64_t a[2][MAX_D], b[2][MAX_D], out[2][MAX_D], table[MAX_TABLE];
+    static i64_t a[2][MAX_D], b[2][MAX_D], out[2][MAX_D];
+    static Table<PORT, MAX_TABLE> table;
 #pragma HLS array_partition variable=a cyclic factor=VL dim=2
 #pragma HLS array_partition variable=b cyclic factor=VL dim=2
 #pragma HLS array_partition variable=out cyclic factor=VL dim=2
-#pragma HLS array_partition variable=table complete dim=0
+#pragma HLS array_partition variable=table.v complete dim=1
     const int dim = d.cout, beats = cdiv(dim, VL);
     const int heads = d.op == OP_ADD ? 1 : d.heads;
     const int rows = heads * d.tokens;
     UnitCycles uc;
     uc.total += timing::AXI_READ_LATENCY + timing::REQUANT_DEPTH + timing::AXI_WRITE_LATENCY;
-    if (d.op == OP_GELU || d.op == OP_SOFTMAX) {
-      // GELU: one entry per input code; softmax: exponentials of the distances from the row maximum
-      const int len = d.op == OP_GELU ? int(d.mult.rs) : int(d.m_b);
-      BurstTracker bt;
-      read_segment<PORT, MAX_TABLE, i64_t>(wp, d.mult, d.mult.elem0, len < MAX_TABLE ? len : MAX_TABLE, table, bt);
-      uc.total += timing::read_cycles(bt.moved.words, bt.moved.bursts);
-      VAQF_COUNT(w_words, bt.moved.words);
-      VAQF_COUNT(bursts, bt.moved.bursts);
-    }
-    // softmax: three passes over a row (maximum, exponentials and sum, normalize) and the reciprocal
-    const int64_t compute = d.op == OP_SOFTMAX ? 3 * beats + timing::DIV_DEPTH : beats;
+    if (d.op == OP_GELU) uc.total += table.load(wp, d, int(d.mult.rs));  // one entry per input code
+    const int64_t compute = d.op == OP_GELU ? cdiv(dim, Table<PORT, MAX_TABLE>::LK) : beats;
   ROWS:
     for (int r = 0; r < rows + 2; ++r) {
 #pragma HLS loop_tripcount min=3 max=4098
@@ -208,7 +236,7 @@ struct RowUnit {
   // Row r+1 in, row r computed, row r-1 out (row r = head r / tokens, token r % tokens).
   static void step(const ap_uint<PORT>* x16, const ap_uint<PORT>* wp, ap_uint<PORT>* y, const LayerDesc& d, int r,
                    int rows, int beats, i64_t a[2][MAX_D], i64_t b[2][MAX_D], i64_t out[2][MAX_D],
-                   const i64_t table[MAX_TABLE], BurstTracker& ba, BurstTracker& bb, BurstTracker& by) {
+                   const Table<PORT, MAX_TABLE>& table, BurstTracker& ba, BurstTracker& bb, BurstTracker& by) {
 #pragma HLS dataflow
     const int dim = d.cout;
     if (r < rows) {
@@ -224,9 +252,23 @@ struct RowUnit {
   }
 
   static void compute(const LayerDesc& d, int beats, const i64_t a[MAX_D], const i64_t b[MAX_D], i64_t out[MAX_D],
-                      const i64_t table[MAX_TABLE]) {
-    const int dim = d.cout;
-    i64_t mx = a[0], total = 0;
+                      const Table<PORT, MAX_TABLE>& table) {
+    const int dim = d.cout, LK = Table<PORT, MAX_TABLE>::LK;
+    if (d.op == OP_GELU) {
+    GELU_LOOKUPS:
+      for (int k = 0; k < cdiv(dim, LK); ++k) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_D
+        VAQF_COUNT(compute, 1);
+      GELU_LOOKUPS_V:
+        for (int v = 0; v < LK; ++v) {
+#pragma HLS unroll
+          const int i = k * LK + v;
+          if (i < dim) out[i] = table.at(v, (a[i] - d.o).to_int());
+        }
+      }
+      return;
+    }
   LANES:
     for (int k = 0; k < beats; ++k) {
 #pragma HLS pipeline II=1
@@ -240,48 +282,135 @@ struct RowUnit {
         } else if (d.op == OP_ADD) {
           const i64_t sum = a[i] * i64_t(d.m) + b[i] * i64_t(d.m_b) + i64_t(d.o);
           out[i] = to_code<i64_t>(sum, d.shift, d.y_lo, d.y_hi, d.y_sign);
-        } else if (d.op == OP_SCALE) {
+        } else {
           out[i] = to_code<i64_t>(a[i] * i64_t(d.m) + i64_t(d.o), d.shift, d.y_lo, d.y_hi, d.y_sign);
-        } else if (d.op == OP_GELU) {
-          out[i] = table[(a[i] - d.o).to_int()];
-        } else if (a[i] > mx) {
-          mx = a[i];
         }
       }
     }
-    if (d.op != OP_SOFTMAX) return;
-    i64_t e[MAX_D];
-#pragma HLS array_partition variable=e cyclic factor=VL
-  SOFTMAX_EXP:
+  }
+};
+
+// Integer softmax of every row (d.heads x d.tokens rows of d.cout codes, 16-bit stream in) in three passes:
+// rows in with their maximum and the sum of their exponentials (table lookups), the per-row reciprocal of
+// 2 * sum (one row a cycle through the unrolled division), then rows in again, normalized and written.
+// Reading every row twice costs DDR words but no on-chip copy of the scores.
+template <int PORT, int MAX_D, int MAX_TABLE, int MAX_ROWS>
+struct Softmax {
+  static const int VL = PORT / 8;
+  static const int LK = Table<PORT, MAX_TABLE>::LK;  // exponentials looked up a cycle
+
+  static void run(const ap_uint<PORT>* x16, const ap_uint<PORT>* wp, ap_uint<PORT>* y, const LayerDesc& d) {
+    static i64_t a[2][MAX_D], out[2][MAX_D], mx[MAX_ROWS], total[MAX_ROWS];
+    static ap_uint<65> rec[MAX_ROWS];
+    static Table<PORT, MAX_TABLE> table;
+#pragma HLS array_partition variable=a cyclic factor=VL dim=2
+#pragma HLS array_partition variable=out cyclic factor=VL dim=2
+#pragma HLS array_partition variable=table.v complete dim=1
+    const int beats = cdiv(d.cout, VL), lookups = cdiv(d.cout, LK), rows = d.heads * d.tokens;
+    UnitCycles uc;
+    uc.total += 2 * timing::AXI_READ_LATENCY + timing::DIV_DEPTH + timing::REQUANT_DEPTH + timing::AXI_WRITE_LATENCY;
+    uc.total += table.load(wp, d, int(d.m_b));  // exponentials of the distances from the row maximum
+  SOFTMAX_SUMS:
+    for (int r = 0; r < rows + 1; ++r) {
+#pragma HLS loop_tripcount min=2 max=MAX_ROWS + 1
+      BurstTracker bx;
+      sum_step(x16, d, r, rows, beats, a, table, mx, total, bx);
+      uc.step(stage_words(bx, 0), r > 0 ? beats + lookups : 0, 0);
+    }
+  SOFTMAX_RECIPROCALS:
+    for (int r = 0; r < rows; ++r) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_ROWS
+      rec[r] = pow2_div<ap_uint<65> >(64, ap_uint<65>(i64_t(2) * total[r]));
+    }
+    uc.total += rows;
+  SOFTMAX_ROWS_OUT:
+    for (int r = 0; r < rows + 2; ++r) {
+#pragma HLS loop_tripcount min=3 max=MAX_ROWS + 2
+      BurstTracker bx, by;
+      out_step(x16, y, d, r, rows, a, out, table, mx, total, rec, bx, by);
+      uc.step(stage_words(bx, 0), r > 0 && r - 1 < rows ? lookups : 0, stage_words(by, 2));
+    }
+    uc.finish();
+  }
+
+  static void read_row(const ap_uint<PORT>* x16, const LayerDesc& d, int r, i64_t row[MAX_D], BurstTracker& bt) {
+    const int h = r / d.tokens, n = r - h * d.tokens;  // once per row, outside the element loops
+    read_segment<PORT, MAX_D, i64_t>(x16, d.x, elem_at(d.x, h, n, 0), d.cout, row, bt);
+  }
+
+  // Row r in; the maximum and the exponentials' sum of row r-1.
+  static void sum_step(const ap_uint<PORT>* x16, const LayerDesc& d, int r, int rows, int beats, i64_t a[2][MAX_D],
+                       const Table<PORT, MAX_TABLE>& table, i64_t mx[MAX_ROWS], i64_t total[MAX_ROWS],
+                       BurstTracker& bx) {
+#pragma HLS dataflow
+    if (r < rows) read_row(x16, d, r, a[r & 1], bx);
+    if (r == 0) return;
+    const int p = r - 1, dim = d.cout;
+    const i64_t* row = a[p & 1];
+    i64_t m = row[0], s = 0;
+  SOFTMAX_MAX:
     for (int k = 0; k < beats; ++k) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_D
+    SOFTMAX_MAX_V:
+      for (int v = 0; v < VL; ++v) {
+#pragma HLS unroll
+        const int i = k * VL + v;
+        if (i < dim && row[i] > m) m = row[i];
+      }
+    }
+  SOFTMAX_EXP:
+    for (int k = 0; k < cdiv(dim, LK); ++k) {
 #pragma HLS pipeline II=1
 #pragma HLS loop_tripcount min=1 max=MAX_D
     SOFTMAX_EXP_V:
-      for (int v = 0; v < VL; ++v) {
+      for (int v = 0; v < LK; ++v) {
 #pragma HLS unroll
-        const int i = k * VL + v;
-        if (i < dim) {
-          const i64_t t = mx - a[i];
-          e[i] = t < i64_t(d.m_b) ? table[t.to_int()] : i64_t(0);
-          total += e[i];
+        const int i = k * LK + v;
+        if (i < dim) s += exp_code(v, m - row[i], d, table);
+      }
+    }
+    mx[p] = m;
+    total[p] = s;
+  }
+
+  static i64_t exp_code(int lane, i64_t t, const LayerDesc& d, const Table<PORT, MAX_TABLE>& table) {
+#pragma HLS inline
+    return t < i64_t(d.m_b) ? table.at(lane, t.to_int()) : i64_t(0);
+  }
+
+  // Row r in again; row r-1 normalized; row r-2 out.
+  static void out_step(const ap_uint<PORT>* x16, ap_uint<PORT>* y, const LayerDesc& d, int r, int rows,
+                       i64_t a[2][MAX_D], i64_t out[2][MAX_D], const Table<PORT, MAX_TABLE>& table,
+                       const i64_t mx[MAX_ROWS], const i64_t total[MAX_ROWS], const ap_uint<65> rec[MAX_ROWS],
+                       BurstTracker& bx, BurstTracker& by) {
+#pragma HLS dataflow
+    const int dim = d.cout;
+    if (r < rows) read_row(x16, d, r, a[r & 1], bx);
+    if (r > 0 && r - 1 < rows) {
+      const int p = r - 1;
+      const i64_t den = i64_t(2) * total[p];
+    SOFTMAX_NORMALIZE:
+      for (int k = 0; k < cdiv(dim, LK); ++k) {
+#pragma HLS pipeline II=1
+#pragma HLS loop_tripcount min=1 max=MAX_D
+        VAQF_COUNT(compute, 1);
+      SOFTMAX_NORMALIZE_V:
+        for (int v = 0; v < LK; ++v) {
+#pragma HLS unroll
+          const int i = k * LK + v;
+          if (i < dim) {
+            const i64_t e = exp_code(v, mx[p] - a[p & 1][i], d, table);
+            const i64_t q = div_by_reciprocal(i64_t(2) * e * i64_t(d.m) + total[p], den, rec[p]);
+            out[p & 1][i] = clamp_code<i64_t>(q, d.y_lo, d.y_hi);
+          }
         }
       }
     }
-    const i64_t den = i64_t(2) * total;
-    const ap_uint<65> rec = pow2_div<ap_uint<65> >(64, ap_uint<65>(den));
-  SOFTMAX_NORMALIZE:
-    for (int k = 0; k < beats; ++k) {
-#pragma HLS pipeline II=1
-#pragma HLS loop_tripcount min=1 max=MAX_D
-    SOFTMAX_NORMALIZE_V:
-      for (int v = 0; v < VL; ++v) {
-#pragma HLS unroll
-        const int i = k * VL + v;
-        if (i < dim) {
-          const i64_t p = div_by_reciprocal(i64_t(2) * e[i] * i64_t(d.m) + total, den, rec);
-          out[i] = clamp_code<i64_t>(p, d.y_lo, d.y_hi);
-        }
-      }
+    if (r > 1) {
+      const int p = r - 2, h = p / d.tokens, n = p - h * d.tokens;
+      write_segment<PORT, MAX_D>(y, d.y, elem_at(d.y, h, n, 0), dim, out[p & 1], by);
     }
   }
 };
