@@ -91,6 +91,8 @@ int main(int argc, char** argv) {
       host::layer_norm(mem, x, y, rows, dim, off, off, 1000, (int32_t)lo, (int32_t)hi, 0);
     } else if (op == "add") {
       host::add(mem, x, off, y, 1, rows, dim, 3, 5, 7, 3, (int32_t)lo, (int32_t)hi, 0);
+    } else if (op == "mean_pool") {  // issue 17's pooled head: tokens 0..rows-1 into one row (elements: rows x dim)
+      host::mean_pool(mem, x, y, 0, rows, dim, 3, 7, 12, (int32_t)lo, (int32_t)hi, 0);
     } else {
       fprintf(stderr, "unknown op %s\n", op.c_str());
       return 2;

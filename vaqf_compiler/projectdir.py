@@ -38,7 +38,7 @@ def inside(path: Path, directory: Path) -> bool:
 
 # A project written before the marker existed: project.json and only these entries.
 UNMARKED = frozenset({"Makefile", "README.md", "host", "kernel", "weights", "tb", "project.json", "run_hls.tcl",
-                      "ir", "report", "report.html", "report.md"})
+                      "ir", "report", "report.html", "report.md", "board"})
 
 
 def foreign_entries(target: Path) -> list[str] | None:

@@ -408,10 +408,11 @@ def compile_csim(spec: str, tmp_path, capsys) -> str:
 
 @needs_gxx
 def test_csim_reshape_patchify_mean_pool(tmp_path, capsys):
-    """The small default-suite case: host patchify, LN + Linear embedding, host mean pool."""
+    """The small default-suite case: host patchify (fused with the image's quantization), LN + Linear embedding,
+    host mean pool."""
     model = randomize_parameters(PatchLinearViT(order="p1 p2 c").eval(), 10)
     host = compile_csim(save_pt2(model, (3, 32, 24), tmp_path / "s.pt2"), tmp_path, capsys)
-    assert "host::mean_pool(" in host and "host::patchify(" in host
+    assert "host::mean_pool(" in host and "host::quantize_patches(" in host
 
 
 @needs_gxx

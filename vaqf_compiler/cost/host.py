@@ -53,6 +53,9 @@ INSTRUCTIONS_PER_ELEMENT: dict[str, float] = {
     "layer_norm": 58.7,
     "add": 55.2,
     "select_token": 0.0,
+    # Issue 17's pooled head, per *input* element (StreamLayer.elements counts the pooled tokens): measured with
+    # host_bench.cpp's mean_pool at [197][768], 16-bit codes (the column-wise per-element path).
+    "mean_pool": 30.3,
 }
 
 

@@ -262,7 +262,10 @@ def stream_layer(op: vit.VitOp) -> StreamLayer:
     out = op.out
     y = fmt_of(out) if isinstance(out, FormatAttr) else 16
     inputs = tuple(_producer_format(v) for v in op.operands)
-    return StreamLayer(op.name.removeprefix("accel."), math.prod(res), res[-1] if res else 1, inputs, y)
+    kind = op.name.removeprefix("accel.")
+    # A reduction's work is its input (mean pooling reads every token); element-wise ops keep their size.
+    elements = math.prod(_shape(op.operands[0])) if kind == "mean_pool" else math.prod(res)
+    return StreamLayer(kind, elements, res[-1] if res else 1, inputs, y)
 
 
 # Ops that are views or whose traffic the engine layer already counts.
