@@ -134,6 +134,11 @@ class CsimReport:
     top1: list[int]
     build_seconds: float
     run_seconds: list[float]  # per image
+    # Cycles per frame the C simulation counted from the kernel's structure (first image), the cost model's for
+    # the same kernel calls, and the FPGA-only frame rate the counted cycles give (backends/hls/csim.cycle_report).
+    counted_cycles: int = 0
+    model_cycles: int | None = None
+    counted_fps_fpga: float | None = None
 
 
 @dataclass
@@ -272,7 +277,7 @@ def run_csim(project: Path, progress: Progress) -> CsimReport:
     """Build once, then run the test bench image by image (a progress bar), each compared bit for bit."""
     import json
 
-    from vaqf_compiler.backends.hls.csim import build as csim_build, run as csim_exe
+    from vaqf_compiler.backends.hls.csim import build as csim_build, cycle_report, run as csim_exe
 
     t0 = time.perf_counter()
     exe = csim_build(project)
@@ -281,19 +286,22 @@ def run_csim(project: Path, progress: Progress) -> CsimReport:
     images = np.fromfile(project / "tb" / "input.bin", dtype="<f4")
     golden = np.fromfile(project / "tb" / "golden_codes.bin", dtype="<i8").reshape(-1, int(meta["outputs"]))
     images = images.reshape(len(golden), -1)
-    seconds, codes, top1 = [], [], []
+    seconds, codes, top1, trips = [], [], [], []
     progress.bar(0, len(images))
     for i, x in enumerate(images):
         path = exe.parent / f"image{i}.bin"
         np.ascontiguousarray(x, dtype="<f4").tofile(path)
         t = time.perf_counter()
-        logits, c, _, _, _ = csim_exe(project, exe, path, compare=False)
+        logits, c, _, t_trips, _ = csim_exe(project, exe, path, compare=False)
+        trips = trips or t_trips
         seconds.append(time.perf_counter() - t)
         codes.append(c[0])
         top1.append(int(logits[0].argmax()))
         progress.bar(i + 1, len(images), "images C-simulated")
     codes_arr = np.stack(codes)
-    return CsimReport(bool(np.array_equal(codes_arr, golden)), len(images), int(codes_arr.size), top1, build, seconds)
+    cycles = cycle_report(project, trips)
+    return CsimReport(bool(np.array_equal(codes_arr, golden)), len(images), int(codes_arr.size), top1, build, seconds,
+                      cycles["counted_cycles_per_frame"], cycles["model_cycles_per_frame"], cycles["counted_fps_fpga"])
 
 
 def hls_board(spec: str) -> HlsBoard:

@@ -124,6 +124,11 @@ def compile_summary(compiled, top: int = 5) -> str:
         c = compiled.csim
         verdict = "PASS, bit-identical to the integer reference" if c.passed else "FAIL: differs from the integer reference"
         lines.append(f"  csim        {verdict}: {c.images} image(s), top-1 {c.top1[:8]}")
+        if c.counted_fps_fpga:
+            model = (f"; the cost model's {c.model_cycles:,} cycles give {e.clock_mhz * 1e6 / c.model_cycles:.1f} FPS"
+                     if c.model_cycles else "")
+            lines.append(f"  counted     {c.counted_cycles:,} cycles per frame in C simulation: "
+                         f"{c.counted_fps_fpga:.1f} FPS on the FPGA alone{model} (vaqf csim DIR --json: per call)")
     if compiled.dumps:
         lines.append(f"  IR dumps    {len(compiled.dumps)} files in {compiled.dumps[0].parent}")
     lines.append(f"  report      {r.project / 'report.html'} (and report.md)")
@@ -178,7 +183,10 @@ def compile_json(compiled) -> dict:
         "stages": [{"name": s.name, "seconds": s.seconds, "note": s.note} for s in compiled.stages],
         "csim": None if compiled.csim is None else {
             "passed": compiled.csim.passed, "images": compiled.csim.images, "top1": compiled.csim.top1,
-            "build_seconds": compiled.csim.build_seconds, "run_seconds": compiled.csim.run_seconds},
+            "build_seconds": compiled.csim.build_seconds, "run_seconds": compiled.csim.run_seconds,
+            "counted_cycles_per_frame": compiled.csim.counted_cycles,
+            "model_cycles_per_frame": compiled.csim.model_cycles,
+            "counted_fps_fpga": compiled.csim.counted_fps_fpga},
         "ir_dumps": [str(p) for p in compiled.dumps],
         "report": str(r.project / "report.html"),
     }

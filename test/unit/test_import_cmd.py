@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -143,6 +146,15 @@ def test_compile_a_pt2_to_a_c_simulated_project(tmp_path, capsys):
     assert "[7/8] csim:" in captured.err and "2/2 images C-simulated" in captured.err
     assert "csim        PASS, bit-identical to the integer reference: 2 image(s)" in captured.out
     assert "precision   W1A" in captured.out and (prj / "ir" / "accel.mlir").is_file()
+    # the counted cycles beside the promise: the same figures `vaqf csim --json` gives
+    counted = re.search(r"counted     ([\d,]+) cycles per frame in C simulation: ([\d.]+) FPS on the FPGA alone; "
+                        r"the cost model's ([\d,]+) cycles", captured.out)
+    assert counted, captured.out
+    assert main(["csim", str(prj), "--json", str(tmp_path / "c.json")]) == 0
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert int(counted.group(1).replace(",", "")) == report["counted_cycles_per_frame"]
+    assert int(counted.group(3).replace(",", "")) == report["model_cycles_per_frame"]
+    capsys.readouterr()
     # The lowered IR kept in the project re-emits with `vaqf emit`.
     assert main(["emit", str(prj / "ir" / "accel.mlir"), "-o", str(tmp_path / "again")]) == 0
     # An existing project is not overwritten without --force.
