@@ -442,7 +442,6 @@ struct Engine {
     const int n_o = attn ? cdiv(d.cout, TM) : (n_fix > n_pot ? n_fix : n_pot);
     const int groups = attn ? cdiv(d.heads, NH) : 1;
     const int n_i = cdiv(d.cin, attn ? TI : TN);
-    const ap_uint<PORT>* xsrc = d.x_port ? xq : x16;
 #ifndef VAQF_SYNTH
     int64_t cycles = timing::CALL_OVERHEAD;
 #endif
@@ -459,7 +458,7 @@ struct Engine {
     for (int g = 0; g < groups; ++g) {
 #pragma HLS loop_tripcount min=1 max=16
       BurstTracker bx, bx1;
-      load_x(xsrc, xsrc == xq ? x16 : xq, d, attn, g, n_i, xs, bx, bx1);
+      load_x(d.x_port ? xq : x16, d.x_port ? x16 : xq, d, attn, g, n_i, xs, bx, bx1);  // its stream's bundle first
     TILES:
       for (int k = 0; k <= n_o; ++k) {
 #pragma HLS loop_tripcount min=2 max=64
