@@ -177,12 +177,6 @@ CLEAR:
   }
 }
 
-template <int PORT, int CAP, class T>
-void read_segment(const ap_uint<PORT>* mem, const Tensor& t, int64_t p0, int len, T dst[CAP]) {
-  BurstTracker bt;
-  read_segment<PORT, CAP, T>(mem, t, p0, len, dst, bt);
-}
-
 #define VAQF_WRITE_CASE(B, S) \
   case VAQF_FMT_ID(B, S):     \
     write_codes<PORT, CAP, B, S, CODES>(mem, t.base, p0, len, code, bt); \

@@ -202,6 +202,20 @@ struct Table {
   }
 };
 
+// Row r of a [heads][tokens][cout] view (head r / tokens, token r % tokens), in from x or out to y: one
+// division per row, outside the element loops.
+template <int PORT, int MAX_D>
+void read_row(const ap_uint<PORT>* src, const LayerDesc& d, int r, i64_t row[MAX_D], BurstTracker& bt) {
+  const int h = r / d.tokens, n = r - h * d.tokens;
+  read_segment<PORT, MAX_D, i64_t>(src, d.x, elem_at(d.x, h, n, 0), d.cout, row, bt);
+}
+
+template <int PORT, int MAX_D>
+void write_row(ap_uint<PORT>* y, const LayerDesc& d, int r, const i64_t row[MAX_D], BurstTracker& bt) {
+  const int h = r / d.tokens, n = r - h * d.tokens;
+  write_segment<PORT, MAX_D>(y, d.y, elem_at(d.y, h, n, 0), d.cout, row, bt);
+}
+
 // Element-wise units on ping-pong rows: residual addition (two operand rows, on the 16-bit and the weight
 // bundles at once), scale and GELU (d.heads x d.tokens rows of d.cout codes).
 template <int PORT, int MAX_D, int MAX_TABLE>
@@ -238,17 +252,13 @@ struct RowUnit {
                    int rows, int beats, i64_t a[2][MAX_D], i64_t b[2][MAX_D], i64_t out[2][MAX_D],
                    const Table<PORT, MAX_TABLE>& table, BurstTracker& ba, BurstTracker& bb, BurstTracker& by) {
 #pragma HLS dataflow
-    const int dim = d.cout;
     if (r < rows) {
-      const int h = r / d.tokens, n = r - h * d.tokens;  // once per row, outside the element loops
-      read_segment<PORT, MAX_D, i64_t>(x16, d.x, elem_at(d.x, h, n, 0), dim, a[r & 1], ba);
-      if (d.op == OP_ADD) read_segment<PORT, MAX_D, i64_t>(wp, d.w, elem_at(d.w, 0, n, 0), dim, b[r & 1], bb);
+      read_row<PORT, MAX_D>(x16, d, r, a[r & 1], ba);
+      // the second addend: the add's rows are tokens (one head), so row r is token r
+      if (d.op == OP_ADD) read_segment<PORT, MAX_D, i64_t>(wp, d.w, elem_at(d.w, 0, r, 0), d.cout, b[r & 1], bb);
     }
     if (r > 0 && r - 1 < rows) compute(d, beats, a[(r - 1) & 1], b[(r - 1) & 1], out[(r - 1) & 1], table);
-    if (r > 1) {
-      const int p = r - 2, h = p / d.tokens, n = p - h * d.tokens;
-      write_segment<PORT, MAX_D>(y, d.y, elem_at(d.y, h, n, 0), dim, out[p & 1], by);
-    }
+    if (r > 1) write_row<PORT, MAX_D>(y, d, r - 2, out[(r - 2) & 1], by);
   }
 
   static void compute(const LayerDesc& d, int beats, const i64_t a[MAX_D], const i64_t b[MAX_D], i64_t out[MAX_D],
@@ -334,17 +344,12 @@ struct Softmax {
     uc.finish();
   }
 
-  static void read_row(const ap_uint<PORT>* x16, const LayerDesc& d, int r, i64_t row[MAX_D], BurstTracker& bt) {
-    const int h = r / d.tokens, n = r - h * d.tokens;  // once per row, outside the element loops
-    read_segment<PORT, MAX_D, i64_t>(x16, d.x, elem_at(d.x, h, n, 0), d.cout, row, bt);
-  }
-
   // Row r in; the maximum and the exponentials' sum of row r-1.
   static void sum_step(const ap_uint<PORT>* x16, const LayerDesc& d, int r, int rows, int beats, i64_t a[2][MAX_D],
                        const Table<PORT, MAX_TABLE>& table, i64_t mx[MAX_ROWS], i64_t total[MAX_ROWS],
                        BurstTracker& bx) {
 #pragma HLS dataflow
-    if (r < rows) read_row(x16, d, r, a[r & 1], bx);
+    if (r < rows) read_row<PORT, MAX_D>(x16, d, r, a[r & 1], bx);
     if (r == 0) return;
     const int p = r - 1, dim = d.cout;
     const i64_t* row = a[p & 1];
@@ -387,7 +392,7 @@ struct Softmax {
                        BurstTracker& bx, BurstTracker& by) {
 #pragma HLS dataflow
     const int dim = d.cout;
-    if (r < rows) read_row(x16, d, r, a[r & 1], bx);
+    if (r < rows) read_row<PORT, MAX_D>(x16, d, r, a[r & 1], bx);
     if (r > 0 && r - 1 < rows) {
       const int p = r - 1;
       const i64_t den = i64_t(2) * total[p];
@@ -408,10 +413,7 @@ struct Softmax {
         }
       }
     }
-    if (r > 1) {
-      const int p = r - 2, h = p / d.tokens, n = p - h * d.tokens;
-      write_segment<PORT, MAX_D>(y, d.y, elem_at(d.y, h, n, 0), dim, out[p & 1], by);
-    }
+    if (r > 1) write_row<PORT, MAX_D>(y, d, r - 2, out[(r - 2) & 1], by);
   }
 };
 
